@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs on a fresh Linux machine, then runs it.
+#   ./run_tests.sh [pytest args...]
+# Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, and,
+# when running as root with apt-get available, Debian's chromium + chromium-driver for the
+# browser end-to-end test (which skips with a reason where they cannot be had).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON="${PYTHON:-python3}"
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+
+if [ ! -x .venv/bin/python ]; then
+    echo "[setup] creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+VPY=.venv/bin/python
+if ! "$VPY" -c "import torch" 2>/dev/null; then
+    echo "[setup] installing $TORCH_SPEC"
+    "$VPY" -m pip install -q --upgrade pip
+    "$VPY" -m pip install -q "$TORCH_SPEC"
+fi
+echo "[setup] installing requirements"
+"$VPY" -m pip install -q -r requirements.txt -r requirements-dev.txt
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing chromium + chromium-driver for the browser test"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+            || echo "[setup] chromium could not be installed; the browser test will skip"
+    else
+        echo "[setup] chromium not found and not root; the browser test will skip"
+    fi
+fi
+
+echo "[test] running pytest"
+exec "$VPY" -m pytest "$@"

@@ -1,0 +1,1 @@
+"""Helpers around the network: photo loading, colour spaces, rotations, PLY export."""

@@ -1,0 +1,53 @@
+"""The whole SHARP network: photo (at the input side) -> Gaussians in NDC.
+
+Submodule names are the checkpoint's top-level prefixes: ``monodepth_model``, ``depth_alignment``,
+``feature_model``, ``prediction_head``. Initializer and composer have no weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sharpnet.config import SharpConfig
+from sharpnet.models.alignment import DepthAlignment
+from sharpnet.models.composer import GaussianTensors, compose
+from sharpnet.models.gaussian_decoder import DirectPredictionHead, GaussianDecoder
+from sharpnet.models.initializer import initialize
+from sharpnet.models.monodepth import MonodepthModel
+
+
+class SharpNetwork(nn.Module):
+    def __init__(self, cfg: SharpConfig) -> None:
+        super().__init__()
+        if cfg.initializer.num_layers != cfg.monodepth.num_layers:
+            raise ValueError("the initializer needs one depth layer per Gaussian layer")
+        self.cfg = cfg
+        self.monodepth_model = MonodepthModel(cfg.monodepth)
+        self.depth_alignment = DepthAlignment(cfg.alignment)
+        self.feature_model = GaussianDecoder(cfg.gaussian_decoder, cfg.monodepth.dims_encoder)
+        self.prediction_head = DirectPredictionHead(
+            cfg.gaussian_decoder.dim_out, cfg.initializer.num_layers
+        )
+
+    def set_vit_segments(self, segments: int) -> None:
+        """Run the patch ViT's tiles in ``segments`` batches: same result, lower peak memory."""
+        self.monodepth_model.monodepth_predictor.encoder.segments = max(1, int(segments))
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        disparity_factor: torch.Tensor,
+        reference_depth: torch.Tensor | None = None,
+    ) -> GaussianTensors:
+        """``image`` (B, 3, N, N) in [0, 1]; ``disparity_factor`` (B,) = focal px / photo width.
+
+        ``reference_depth`` (optional, metric) aligns the predicted depth through the learned scale map.
+        """
+        mono = self.monodepth_model(image)
+        depth = disparity_factor[:, None, None, None] / mono.disparity.clamp(min=1e-4, max=1e4)
+        depth = self.depth_alignment(depth, reference_depth)
+        init = initialize(image, depth, self.cfg.initializer)
+        features = self.feature_model(init.feature_input, mono.encoder_features)
+        delta = self.prediction_head(features)
+        return compose(delta, init.base, init.global_scale, self.cfg.composer)

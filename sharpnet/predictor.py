@@ -63,6 +63,7 @@ def load_weights(model: SharpNetwork, state: dict[str, torch.Tensor], source: st
 class Prediction:
     gaussians: Gaussians
     timings: dict[str, float] = field(default_factory=dict)
+    ndc: GaussianTensors | None = None  # the network's raw output, kept only when asked for
 
 
 def preprocess(rgb: np.ndarray, input_size: int, device: torch.device) -> torch.Tensor:
@@ -108,7 +109,9 @@ class Predictor:
         return self.model(image, factor)
 
     @torch.inference_mode()
-    def predict(self, rgb: np.ndarray, f_px: float, input_size: int = MAX_INPUT_SIZE) -> Prediction:
+    def predict(
+        self, rgb: np.ndarray, f_px: float, input_size: int = MAX_INPUT_SIZE, keep_ndc: bool = False
+    ) -> Prediction:
         """Metric-space Gaussians for an upright (H, W, 3) uint8 photo with focal length ``f_px``."""
         input_size = snap_input_size(input_size)
         height, width = rgb.shape[:2]
@@ -124,4 +127,5 @@ class Predictor:
         return Prediction(
             gaussians,
             {"preprocess": t1 - t0, "inference": t2 - t1, "unproject": t3 - t2},
+            ndc if keep_ndc else None,
         )

@@ -1,0 +1,1 @@
+"""Command-line entry points of the network package (``python app.py predict`` dispatches here)."""

@@ -1,0 +1,111 @@
+"""``python app.py predict PHOTO [PHOTO ...] -o OUT_DIR``: photos to ``.ply`` scenes, no server.
+
+Exit status: 0 all photos done; 1 some photos could not be read (the others are written);
+2 bad arguments, checkpoint or model configuration (nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sharpnet.config import ModelConfigError, checked_input_size, load_model_config
+from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
+from sharpnet.utils.photo import PhotoError, load_photo
+from sharpnet.utils.ply import save_ply
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
+MAX_SANE_INPUT_SIZE = 16384
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="app.py predict",
+        description="Turn photos into SHARP 3D Gaussian scenes (.ply) without starting the server.",
+    )
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="JPEG, PNG, WebP or HEIC files")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT_DIR",
+                        help="directory for OUT_DIR/<photo stem>.ply (created if needed)")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"SHARP weights (default: model_assets/{CHECKPOINT_NAME})")
+    parser.add_argument("--model-config", type=Path, metavar="JSON",
+                        help="a model-config JSON describing a smaller network of the same architecture")
+    parser.add_argument("--f-px", type=float, metavar="F",
+                        help="focal length in pixels (default: from EXIF, else a 30 mm-equivalent lens)")
+    parser.add_argument("--input-size", type=int, default=1536, metavar="N",
+                        help="network input side: a multiple of 64 in 512..1536, others are rounded (default 1536)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "mps"), default=None,
+                        help="where to run (default: cuda if available, else mps, else cpu)")
+    parser.add_argument("--checkpoint-segments", type=int, default=1, metavar="K",
+                        help="run the encoder's 35 ViT tiles in K batches to lower peak memory (default 1)")
+    return parser
+
+
+def _default_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 0 < args.input_size <= MAX_SANE_INPUT_SIZE:
+        return _fail(f"--input-size must be a positive side in pixels, got {args.input_size}")
+    if args.f_px is not None and not 1.0 <= args.f_px <= 1e6:
+        return _fail(f"--f-px must be between 1 and 1e6 pixels, got {args.f_px}")
+    if args.checkpoint_segments < 1:
+        return _fail(f"--checkpoint-segments must be at least 1, got {args.checkpoint_segments}")
+    for photo in args.photos:
+        if not photo.is_file():
+            return _fail(f"{photo}: no such file")
+    if not args.checkpoint.is_file():
+        return _fail(
+            f"no checkpoint at {args.checkpoint}: run `python app.py --download-model` "
+            f"or pass --checkpoint PATH"
+        )
+    input_size = checked_input_size(args.input_size)
+    device = args.device or _default_device()
+    try:
+        cfg = load_model_config(args.model_config) if args.model_config else None
+        predictor = Predictor.load(args.checkpoint, cfg, device=device,
+                                   checkpoint_segments=args.checkpoint_segments)
+    except (ModelConfigError, CheckpointError) as exc:
+        return _fail(str(exc))
+    except RuntimeError as exc:  # e.g. the requested device is not available
+        return _fail(f"cannot run on {device}: {str(exc).splitlines()[0]}")
+    args.output.mkdir(parents=True, exist_ok=True)
+
+    failures = 0
+    total = len(args.photos)
+    for number, path in enumerate(args.photos, 1):
+        start = time.perf_counter()
+        try:
+            photo = load_photo(path, f_px=args.f_px)
+        except PhotoError as exc:
+            failures += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        prediction = predictor.predict(photo.rgb, photo.f_px, input_size)
+        target = args.output / f"{path.stem}.ply"
+        save_ply(prediction.gaussians, photo.f_px, photo.width, photo.height, target)
+        print(
+            f"[{number}/{total}] {path} -> {target} ({len(prediction.gaussians):,} Gaussians, "
+            f"f={photo.f_px:.1f}px from {photo.focal_source}, {time.perf_counter() - start:.1f}s)",
+            flush=True,
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

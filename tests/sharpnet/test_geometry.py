@@ -28,9 +28,10 @@ def test_closed_form_eigen_rebuilds_every_covariance_with_a_proper_rotation():
     torch.testing.assert_close(torch.linalg.det(rot), torch.ones(4000, dtype=torch.float64))
     rebuilt = rot @ torch.diag_embed(values) @ rot.transpose(-1, -2)
     scale = cov.abs().amax((-1, -2), keepdim=True)
-    assert ((rebuilt - cov).abs() / scale).max() < 1e-8
+    # A repeated root of the cubic is only found to ~sqrt(float64 eps); the output is float32 anyway.
+    assert ((rebuilt - cov).abs() / scale).max() < 1e-6
     reference = torch.linalg.eigvalsh(cov).flip(-1)
-    assert ((values - reference).abs() / scale[..., 0]).max() < 1e-8
+    assert ((values - reference).abs() / scale[..., 0]).max() < 1e-6
 
 
 def test_quaternion_round_trip_and_sign_convention():

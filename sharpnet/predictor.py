@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from sharpnet.config import MAX_INPUT_SIZE, SharpConfig, snap_input_size
+from sharpnet.fast_paths import InferenceOptions, apply_fast_paths
 from sharpnet.gaussians import Gaussians
 from sharpnet.geometry import unproject
 from sharpnet.models import SharpNetwork, build_model
@@ -74,10 +75,18 @@ def preprocess(rgb: np.ndarray, input_size: int, device: torch.device) -> torch.
 
 
 class Predictor:
-    def __init__(self, model: SharpNetwork, device: str | torch.device = "cpu", model_id: str = "custom") -> None:
+    def __init__(
+        self,
+        model: SharpNetwork,
+        device: str | torch.device = "cpu",
+        model_id: str = "custom",
+        options: InferenceOptions | None = None,
+    ) -> None:
         self.device = torch.device(device)
+        self.options = InferenceOptions() if options is None else options
         self.model = model.to(self.device).eval()
         self.model_id = model_id
+        self._run = apply_fast_paths(self.model, self.options, self.device)
 
     @classmethod
     def load(
@@ -86,9 +95,14 @@ class Predictor:
         model_config: SharpConfig | None = None,
         device: str | torch.device = "cpu",
         checkpoint_segments: int = 1,
+        options: InferenceOptions | None = None,
     ) -> "Predictor":
-        """A predictor with weights from ``checkpoint`` (``None``: random weights, for benchmarks)."""
+        """A predictor with weights from ``checkpoint`` (``None``: random weights, for benchmarks).
+
+        ``options`` selects fast paths; without it, plain float32 with ``checkpoint_segments``.
+        """
         cfg = SharpConfig() if model_config is None else model_config
+        options = InferenceOptions(segments=checkpoint_segments) if options is None else options
         if checkpoint is None:
             model = build_model(cfg)
             model_id = "random-init"
@@ -100,13 +114,14 @@ class Predictor:
             model_id = hashlib.sha256(
                 f"{Path(checkpoint).name}:{stat.st_size}:{cfg!r}".encode()
             ).hexdigest()[:16]
-        model.set_vit_segments(checkpoint_segments)
-        return cls(model, device=device, model_id=model_id)
+        return cls(model, device=device, model_id=model_id, options=options)
 
     @torch.inference_mode()
     def forward(self, image: torch.Tensor, disparity_factor: float) -> GaussianTensors:
         factor = torch.tensor([disparity_factor], dtype=torch.float32, device=self.device)
-        return self.model(image, factor)
+        if self.options.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self._run(image, factor)
 
     @torch.inference_mode()
     def predict(

@@ -33,10 +33,13 @@ class MonodepthPredictor(nn.Module):
             nn.ReLU(),
         )
 
-    def forward(self, image: torch.Tensor) -> MonodepthOutput:
-        """``image`` in [0, 1]; the ViTs were trained on [-1, 1]."""
+    def encode(self, image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Encoder maps and decoder features; ``image`` in [0, 1] (the ViTs were trained on [-1, 1])."""
         encodings = self.encoder(image * 2.0 - 1.0)
-        features = self.decoder(encodings)
+        return encodings, self.decoder(encodings)
+
+    def forward(self, image: torch.Tensor) -> MonodepthOutput:
+        encodings, features = self.encode(image)
         return MonodepthOutput(self.head(features), encodings, features)
 
 

@@ -6,6 +6,8 @@ Submodule names are the checkpoint's top-level prefixes: ``monodepth_model``, ``
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -29,6 +31,13 @@ class SharpNetwork(nn.Module):
         self.prediction_head = DirectPredictionHead(
             cfg.gaussian_decoder.dim_out, cfg.initializer.num_layers
         )
+        # Reduced precision for the heavy layers only (see sharpnet.fast_paths); None = float32.
+        self.amp_dtype: torch.dtype | None = None
+
+    def _heavy(self, image: torch.Tensor) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(image.device.type, dtype=self.amp_dtype)
 
     def set_vit_segments(self, segments: int) -> None:
         """Run the patch ViT's tiles in ``segments`` batches: same result, lower peak memory."""
@@ -44,10 +53,15 @@ class SharpNetwork(nn.Module):
 
         ``reference_depth`` (optional, metric) aligns the predicted depth through the learned scale map.
         """
-        mono = self.monodepth_model(image)
-        depth = disparity_factor[:, None, None, None] / mono.disparity.clamp(min=1e-4, max=1e4)
+        monodepth = self.monodepth_model.monodepth_predictor
+        with self._heavy(image):
+            encodings, decoded = monodepth.encode(image)
+        # The disparity head stays float32: depth is its reciprocal, so rounding here becomes geometry.
+        disparity = monodepth.head(decoded.float()).clamp(min=1e-4, max=1e4)
+        depth = disparity_factor[:, None, None, None] / disparity
         depth = self.depth_alignment(depth, reference_depth)
         init = initialize(image, depth, self.cfg.initializer)
-        features = self.feature_model(init.feature_input, mono.encoder_features)
-        delta = self.prediction_head(features)
-        return compose(delta, init.base, init.global_scale, self.cfg.composer)
+        with self._heavy(image):
+            features = self.feature_model(init.feature_input, encodings)
+            delta = self.prediction_head(features)
+        return compose(delta.float(), init.base, init.global_scale, self.cfg.composer)

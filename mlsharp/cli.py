@@ -1,0 +1,94 @@
+"""Command line of ``python app.py``: flags become a config layer on top of the file and defaults.
+
+Only flags the user actually typed end up in the override layer (argparse defaults are ``None``
+or suppressed), which is what lets ``CLI > config file > defaults`` hold for every key.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlsharp import __version__
+from mlsharp.config import CHECKPOINT_NAME, MODES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="app.py",
+        description=(
+            "MLSharp 3D Maker: a local web service that turns one photo into a 3D Gaussian "
+            "Splatting scene (.ply) with Apple's SHARP model."
+        ),
+        epilog=(
+            "Subcommand: `python app.py predict PHOTO... -o DIR` converts photos without a server "
+            "(see `python app.py predict --help`). Values not given here come from the config file, "
+            "then from the built-in defaults."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-c", "--config", type=Path, metavar="PATH",
+                        help="config file (.yaml, .yml or .json); default: config.yaml beside app.py")
+    parser.add_argument("-m", "--mode", choices=MODES, default=None,
+                        help="compute device: auto (default), gpu (any), cpu, nvidia, amd")
+    parser.add_argument("-p", "--port", type=int, default=None, help="TCP port (default 8000)")
+    parser.add_argument("--host", default=None,
+                        help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                        help="network input size (default 1536 1536); adjusted to a square multiple "
+                             "of 64 in 512..1536 with a warning")
+    parser.add_argument("--no-browser", action="store_true", default=None,
+                        help="do not open the web page in a browser")
+    parser.add_argument("--no-amp", action="store_true", default=None,
+                        help="disable automatic mixed precision on GPU")
+    parser.add_argument("--no-cudnn-benchmark", action="store_true", default=None,
+                        help="disable cuDNN kernel auto-selection")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--enable-cache", dest="cache_enabled", action="store_true", default=None,
+                       help="reuse results for identical photos and settings (default on)")
+    cache.add_argument("--no-cache", dest="cache_enabled", action="store_false",
+                       help="always recompute")
+    parser.add_argument("--cache-size", type=int, default=None, metavar="N",
+                        help="results kept in the cache (default 100)")
+    parser.add_argument("--clear-cache", action="store_true",
+                        help="empty the result cache at start")
+    parser.add_argument("--enable-auto-tune", action="store_true", default=None,
+                        help="time warm-up predictions at start (settings under auto_tune)")
+    parser.add_argument("--gradient-checkpointing", action="store_true", default=None,
+                        help="run the encoder in batches to lower peak memory (slower)")
+    parser.add_argument("--checkpoint-segments", type=int, default=None, metavar="N",
+                        help="number of batches for --gradient-checkpointing (default 5)")
+    parser.add_argument("--download-model", action="store_true",
+                        help=f"download SHARP's checkpoint into model_assets/{CHECKPOINT_NAME}, then exit")
+    parser.add_argument("--log-level", default=None, type=str.upper,
+                        help="log level (TRACE, DEBUG, INFO, WARNING, ERROR); default INFO")
+    return parser
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    """The config layer made of the flags that were given (nested like the config file)."""
+    out: dict = {}
+
+    def put(dotted: str, value: object) -> None:
+        if value is None:
+            return
+        node = out
+        *parents, leaf = dotted.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+
+    put("mode", args.mode)
+    put("server.port", args.port)
+    put("server.host", args.host)
+    put("inference.input_size", list(args.input_size) if args.input_size else None)
+    put("browser.open", False if args.no_browser else None)
+    put("gpu.amp", False if args.no_amp else None)
+    put("gpu.cudnn_benchmark", False if args.no_cudnn_benchmark else None)
+    put("cache.enabled", args.cache_enabled)
+    put("cache.size", args.cache_size)
+    put("auto_tune.enabled", True if args.enable_auto_tune else None)
+    put("optimization.gradient_checkpointing", True if args.gradient_checkpointing else None)
+    put("optimization.checkpoint_segments", args.checkpoint_segments)
+    put("logging.level", args.log_level)
+    return out

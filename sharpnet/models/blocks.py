@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
+
+
+def run_in_strips(
+    fn: Callable[..., torch.Tensor], inputs: list[torch.Tensor], strips: int, halo: int, scale: int = 1
+) -> torch.Tensor:
+    """``fn(*inputs)`` computed in horizontal strips, to bound the memory of its temporaries.
+
+    ``fn`` must be local (no normalisation over the image) with a receptive radius of at most
+    ``halo`` input rows, and scale the height by ``scale``. Each strip is computed with ``halo``
+    extra rows of real context on either side, which are cropped away, so the result equals the
+    whole-image computation up to float summation order.
+    """
+    height = inputs[0].shape[-2]
+    if strips <= 1 or height < 2 * strips:
+        return fn(*inputs)
+    edges = [round(k * height / strips) for k in range(strips + 1)]
+    out = None
+    for r0, r1 in zip(edges[:-1], edges[1:]):
+        a0, a1 = max(0, r0 - halo), min(height, r1 + halo)
+        piece = fn(*[x[..., a0:a1, :] for x in inputs])
+        piece = piece[..., (r0 - a0) * scale : (r1 - a0) * scale, :]
+        if out is None:
+            out = piece.new_empty(piece.shape[:-2] + (height * scale, piece.shape[-1]))
+        out[..., r0 * scale : r1 * scale, :] = piece
+    return out
 
 
 class ResidualBlock(nn.Module):
@@ -105,9 +132,14 @@ class MultiresConvDecoder(nn.Module):
             )
             for i in range(len(dims_decoder))
         )
+        self.strips = 1  # >1: the finest level, the largest tensors, runs in row strips
+
+    def _finest(self, features: torch.Tensor, encoding: torch.Tensor) -> torch.Tensor:
+        return self.fusions[0](features, self.convs[0](encoding))
 
     def forward(self, encodings: list[torch.Tensor]) -> torch.Tensor:
         features = self.fusions[-1](self.convs[-1](encodings[-1]))
-        for level in range(len(encodings) - 2, -1, -1):
+        for level in range(len(encodings) - 2, 0, -1):
             features = self.fusions[level](features, self.convs[level](encodings[level]))
-        return features
+        # Two residual units of two 3x3 convs each: a receptive radius of 4 rows.
+        return run_in_strips(self._finest, [features, encodings[0]], self.strips, halo=4)

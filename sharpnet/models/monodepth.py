@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sharpnet.config import MonodepthConfig
-from sharpnet.models.blocks import MultiresConvDecoder
+from sharpnet.models.blocks import MultiresConvDecoder, run_in_strips
 from sharpnet.models.pyramid_encoder import SlidingPyramidEncoder
 
 
@@ -32,6 +32,11 @@ class MonodepthPredictor(nn.Module):
             nn.Conv2d(cfg.head_hidden_dim, cfg.num_layers, 1),
             nn.ReLU(),
         )
+        self.strips = 1  # >1: the full-resolution head runs in row strips
+
+    def disparity(self, features: torch.Tensor) -> torch.Tensor:
+        """The head; a 3x3 conv before and after the x2 upsampling: 2 rows of context suffice."""
+        return run_in_strips(self.head, [features], self.strips, halo=2, scale=2)
 
     def encode(self, image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Encoder maps and decoder features; ``image`` in [0, 1] (the ViTs were trained on [-1, 1])."""
@@ -40,7 +45,7 @@ class MonodepthPredictor(nn.Module):
 
     def forward(self, image: torch.Tensor) -> MonodepthOutput:
         encodings, features = self.encode(image)
-        return MonodepthOutput(self.head(features), encodings, features)
+        return MonodepthOutput(self.disparity(features), encodings, features)
 
 
 class MonodepthModel(nn.Module):

@@ -39,9 +39,20 @@ class SharpNetwork(nn.Module):
             return contextlib.nullcontext()
         return torch.autocast(image.device.type, dtype=self.amp_dtype)
 
+    def _full(self, t: torch.Tensor) -> torch.Tensor:
+        """Back to float32 after an autocast region (a float64 model stays float64)."""
+        return t if self.amp_dtype is None else t.float()
+
     def set_vit_segments(self, segments: int) -> None:
-        """Run the patch ViT's tiles in ``segments`` batches: same result, lower peak memory."""
-        self.monodepth_model.monodepth_predictor.encoder.segments = max(1, int(segments))
+        """Memory-saving mode: the patch ViT's 35 tiles run in ``segments`` batches, and the
+        full-resolution conv stages without normalisation (the finest decoder fusions, the disparity
+        head) run in as many row strips. Same result, lower peak memory."""
+        segments = max(1, int(segments))
+        monodepth = self.monodepth_model.monodepth_predictor
+        monodepth.encoder.segments = segments
+        monodepth.decoder.strips = segments
+        monodepth.strips = segments
+        self.feature_model.decoder.strips = segments
 
     def forward(
         self,
@@ -57,11 +68,11 @@ class SharpNetwork(nn.Module):
         with self._heavy(image):
             encodings, decoded = monodepth.encode(image)
         # The disparity head stays float32: depth is its reciprocal, so rounding here becomes geometry.
-        disparity = monodepth.head(decoded.float()).clamp(min=1e-4, max=1e4)
+        disparity = monodepth.disparity(self._full(decoded)).clamp(min=1e-4, max=1e4)
         depth = disparity_factor[:, None, None, None] / disparity
         depth = self.depth_alignment(depth, reference_depth)
         init = initialize(image, depth, self.cfg.initializer)
         with self._heavy(image):
             features = self.feature_model(init.feature_input, encodings)
             delta = self.prediction_head(features)
-        return compose(delta.float(), init.base, init.global_scale, self.cfg.composer)
+        return compose(self._full(delta), init.base, init.global_scale, self.cfg.composer)

@@ -5,7 +5,8 @@ goldens at 1536 in test_golden.py).
 
 Tolerances (relative, on NDC outputs of the randomly initialised tiny model, whose depth comes from
 near-zero disparities and so amplifies any rounding):
-- segments: identical up to float32 summation order (1e-5)
+- segments: the same function (shown in float64 in test_pyramid_encoder.py); in float32 only the
+  summation order of differently sized convolutions differs (1e-4)
 - channels_last, int8 ViT linears: 1e-3 on means/scales, 1e-4 on colours/opacities
 - bf16 autocast: 0.1 at worst and 1e-2 for 99.9% of Gaussians on means/scales (the median is
   ~4e-5), 5e-3 on colours/opacities
@@ -49,7 +50,7 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, quantile: float = 1.0) -> f
 
 
 @pytest.mark.parametrize("options,geometry_tol,geometry_q999_tol,appearance_tol", [
-    (InferenceOptions(segments=7), 1e-5, 1e-5, 1e-5),
+    (InferenceOptions(segments=7), 1e-4, 1e-4, 1e-5),
     (InferenceOptions(channels_last=True), 1e-3, 1e-3, 1e-4),
     (InferenceOptions(int8_vit=True), 1e-3, 1e-3, 1e-4),
     (InferenceOptions(precision="bf16"), 1e-1, 1e-2, 5e-3),

@@ -1,0 +1,190 @@
+"""Which backend serves predictions, and the worker pool that runs it.
+
+Decision (made in the server process, without importing torch for the preview):
+
+1. ``model.backend: preview`` -> preview.
+2. Otherwise SHARP if the checkpoint exists (``model.checkpoint`` or
+   ``model_assets/sharp_2572gikvuh.pt``), optionally after ``model.auto_download``.
+3. Otherwise, or when the workers cannot load SHARP: preview, with the reason logged loudly and
+   reported by ``/api/health``. With ``model.backend: sharp`` a failure to load is fatal instead --
+   the user asked for the real model explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from mlsharp.backends import preview as preview_backend
+from mlsharp.backends import sharp as sharp_backend
+from mlsharp.backends.base import BackendSpec, BackendUnavailable
+from mlsharp.config import Config
+from mlsharp.pool import WorkerPool
+from mlsharp.worker import auto_tune
+
+HOW_TO_GET_MODEL = (
+    "Download Apple's SHARP checkpoint (2.8 GB) with `python app.py --download-model`, then restart."
+)
+PREVIEW_MESSAGE = (
+    "Preview backend: a quick depth-prior approximation of the photo, not SHARP. " + HOW_TO_GET_MODEL
+)
+WARM_UP_TIMEOUT = 900.0  # loading 2.8 GB from a slow disk can take minutes
+
+
+@dataclass
+class BackendStatus:
+    name: str
+    identity: str
+    device: str
+    model_loaded: bool = False
+    reason: str | None = None  # why the preview is used, when it is
+    load_seconds: float | None = None
+    auto_tune: dict | None = None
+
+    @property
+    def preview(self) -> bool:
+        return self.name == "preview"
+
+
+class ModelManager:
+    def __init__(self, config: Config, device: str = "cpu") -> None:
+        self.config = config
+        self.device = device
+        self.pool: WorkerPool | None = None
+        spec, reason = self.choose_spec()
+        self.spec = spec
+        self.status = BackendStatus(spec.name, spec.identity, device, reason=reason)
+
+    # ------------------------------------------------------------------ decision
+
+    def _preview_spec(self) -> BackendSpec:
+        return BackendSpec(name="preview", identity=preview_backend.IDENTITY, device="cpu")
+
+    def choose_spec(self) -> tuple[BackendSpec, str | None]:
+        cfg = self.config
+        if cfg.model.backend == "preview":
+            return self._preview_spec(), "model.backend is set to preview"
+        checkpoint = cfg.checkpoint_path
+        model_config = cfg.path(cfg.model.model_config) if cfg.model.model_config else None
+        reason = sharp_backend.unavailable_reason(checkpoint, model_config)
+        if reason is not None:
+            if cfg.model.backend == "sharp":
+                raise BackendUnavailable(f"model.backend is sharp but {reason}")
+            return self._preview_spec(), reason
+        spec = BackendSpec(
+            name="sharp",
+            identity=sharp_backend.identity(checkpoint, model_config),
+            device=self.device,
+            checkpoint=str(checkpoint),
+            model_config=str(model_config) if model_config else None,
+            checkpoint_segments=cfg.checkpoint_segments,
+            mode=cfg.mode,
+            amp=cfg.gpu.amp,
+            cudnn_benchmark=cfg.gpu.cudnn_benchmark,
+        )
+        return spec, None
+
+    def refresh_choice(self) -> None:
+        """Re-decide (e.g. after an automatic download put the checkpoint in place)."""
+        spec, reason = self.choose_spec()
+        self.spec = spec
+        self.status = BackendStatus(spec.name, spec.identity, self.device, reason=reason)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _new_pool(self) -> WorkerPool:
+        perf = self.config.performance
+        return WorkerPool(self.spec, workers=perf.max_workers, max_tasks_per_child=perf.max_requests or None)
+
+    async def _auto_download(self) -> None:
+        cfg = self.config
+        target = cfg.checkpoint_path
+        if not cfg.model.auto_download or cfg.model.backend == "preview" or target.exists():
+            return
+        from mlsharp.download import DownloadError, download
+
+        logger.info("model.auto_download: fetching {} -> {}", cfg.model.download_url, target)
+        try:
+            await asyncio.to_thread(download, cfg.model.download_url, target)
+        except DownloadError as exc:
+            logger.error("automatic model download failed: {}", exc)
+            return
+        self.refresh_choice()
+
+    async def start(self) -> None:
+        await self._auto_download()
+        self.pool = self._new_pool()
+        reports = await self.pool.warm_up(timeout=WARM_UP_TIMEOUT)
+        failed = [r for r in reports if not r["loaded"]]
+        if failed and not self.spec.is_preview:
+            error = failed[0]["error"]
+            self.pool.shutdown()
+            if self.config.model.backend == "sharp":
+                raise BackendUnavailable(f"SHARP could not be loaded: {error}")
+            logger.error("SHARP could not be loaded ({}); falling back to the preview backend", error)
+            self.spec = self._preview_spec()
+            self.status = BackendStatus("preview", self.spec.identity, self.device,
+                                        reason=f"SHARP failed to load: {error}")
+            self.pool = self._new_pool()
+            reports = await self.pool.warm_up(timeout=WARM_UP_TIMEOUT)
+            failed = [r for r in reports if not r["loaded"]]
+        if failed:
+            raise BackendUnavailable(f"the {self.spec.name} backend could not be loaded: {failed[0]['error']}")
+        self.status.model_loaded = True
+        self.status.load_seconds = max(r["load_seconds"] for r in reports)
+        self._announce()
+        if self.config.auto_tune.enabled:
+            await self._auto_tune()
+
+    async def _auto_tune(self) -> None:
+        tune = self.config.auto_tune
+        assert self.pool is not None
+        result = await self.pool.run(
+            auto_tune, tune.test_size, self.config.inference.side, tune.warmup_runs, tune.test_runs
+        )
+        self.status.auto_tune = result
+        logger.info(
+            "auto-tune: {} backend, {}x{} test photo at input {}: mean {:.3f} s, best {:.3f} s over {} runs",
+            self.spec.name, tune.test_size, tune.test_size, result["input_size"], result["mean_s"],
+            result["min_s"], result["runs"],
+        )
+
+    def _announce(self) -> None:
+        if self.status.preview:
+            banner = "!" * 78
+            logger.warning(banner)
+            logger.warning("RUNNING THE PREVIEW BACKEND -- results are NOT from the SHARP model")
+            logger.warning("reason: {}", self.status.reason)
+            logger.warning(HOW_TO_GET_MODEL)
+            logger.warning(banner)
+        else:
+            logger.info(
+                "SHARP backend ready on {} ({} worker(s), loaded in {:.1f} s, model {})",
+                self.device, self.config.performance.max_workers, self.status.load_seconds or 0.0,
+                self.spec.identity,
+            )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await asyncio.to_thread(pool.shutdown, grace)
+            self.status.model_loaded = False
+
+    def describe(self) -> dict[str, Any]:
+        status = self.status
+        return {
+            "backend": status.name,
+            "preview": status.preview,
+            "device": status.device if not status.preview else "cpu",
+            "model_loaded": status.model_loaded,
+            "model_id": status.identity,
+            "reason": status.reason,
+            "message": PREVIEW_MESSAGE if status.preview else None,
+        }
+
+
+__all__ = ["BackendStatus", "HOW_TO_GET_MODEL", "ModelManager", "PREVIEW_MESSAGE"]

@@ -1,0 +1,94 @@
+"""Backend choice and the sharp backend (on the tiny golden configuration, when the shared data is there)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+
+from mlsharp.backends import sharp as sharp_backend
+from mlsharp.backends.base import BackendSpec, BackendUnavailable, load_backend
+from mlsharp.model_manager import ModelManager
+from sharpnet.utils.photo import load_photo
+from svc_helpers import service_config
+
+
+def test_without_a_checkpoint_the_preview_is_chosen_with_a_reason(tmp_path):
+    manager = ModelManager(service_config(tmp_path))
+    assert manager.spec.name == "preview"
+    assert manager.status.preview
+    assert "no checkpoint at" in manager.status.reason
+    described = manager.describe()
+    assert described["backend"] == "preview" and described["preview"] is True
+    assert "--download-model" in described["message"]
+
+
+def test_forcing_sharp_without_a_checkpoint_is_an_error(tmp_path):
+    with pytest.raises(BackendUnavailable, match="no checkpoint"):
+        ModelManager(service_config(tmp_path, model={"backend": "sharp"}))
+
+
+def test_forcing_preview_ignores_a_present_checkpoint(tmp_path):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    manager = ModelManager(service_config(tmp_path, model={"backend": "preview", "checkpoint": str(checkpoint)}))
+    assert manager.spec.name == "preview"
+
+
+def test_sharp_is_chosen_when_a_checkpoint_exists(tmp_path):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    config = service_config(tmp_path, model={"checkpoint": str(checkpoint)},
+                            optimization={"gradient_checkpointing": True, "checkpoint_segments": 3})
+    spec = ModelManager(config, device="cpu").spec
+    assert spec.name == "sharp" and spec.checkpoint == str(checkpoint)
+    assert spec.checkpoint_segments == 3
+    assert spec.identity.startswith("sharp-")
+
+
+def test_identity_changes_with_the_model(tmp_path):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    cfg_a, cfg_b = tmp_path / "a.json", tmp_path / "b.json"
+    cfg_a.write_text('{"vit_depth": 4}')
+    cfg_b.write_text('{"vit_depth": 6}')
+    first = sharp_backend.identity(checkpoint, cfg_a)
+    assert first == sharp_backend.identity(checkpoint, cfg_a)
+    assert first != sharp_backend.identity(checkpoint, cfg_b)
+    assert first != sharp_backend.identity(checkpoint, None)
+
+
+def test_sharp_reports_itself_unavailable_when_the_network_is_missing(tmp_path, monkeypatch):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sharpnet.predictor" else real(name, *a))
+    reason = sharp_backend.unavailable_reason(checkpoint, None)
+    assert reason is not None and "not installed" in reason
+    manager = ModelManager(service_config(tmp_path, model={"checkpoint": str(checkpoint)}))
+    assert manager.spec.name == "preview" and "not installed" in manager.status.reason
+
+
+def test_a_bad_checkpoint_is_unavailable_not_faked(tmp_path):
+    checkpoint = tmp_path / "broken.pt"
+    checkpoint.write_bytes(b"this is not a torch file")
+    spec = BackendSpec(name="sharp", identity="x", checkpoint=str(checkpoint))
+    with pytest.raises(BackendUnavailable, match="not a readable PyTorch checkpoint"):
+        load_backend(spec)
+
+
+def test_sharp_backend_runs_the_tiny_golden_model(tiny_a_dir, tmp_path):
+    checkpoint = tmp_path / "tiny.pt"
+    shutil.copyfile(tiny_a_dir / "state_dict.pt", checkpoint)
+    spec = BackendSpec(name="sharp", identity="tiny", checkpoint=str(checkpoint),
+                       model_config=str(tiny_a_dir / "config.json"))
+    backend = load_backend(spec)
+    assert backend.name == "sharp"
+    photo = load_photo(tiny_a_dir / "input.png")
+    gaussians = backend.predict(photo.rgb, photo.f_px, 512)
+    assert len(gaussians) == 2 * 256 * 256  # two layers on the half-resolution grid
+    assert np.all(np.isfinite(gaussians.mean_vectors))
+    assert np.all(gaussians.mean_vectors[:, 2] > 0)

@@ -1,0 +1,263 @@
+"""MLSharp 3D Maker: ``python app.py`` serves the web page and API; ``python app.py predict`` runs headless.
+
+Importing this module does nothing but define things: worker processes (spawn start method)
+re-import it, and tests build as many apps as they like through :func:`create_app`. Heavy or
+stateful imports (torch via gpu_utils, the network) happen inside functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+import webbrowser
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from loguru import logger
+
+from mlsharp import __version__
+from mlsharp.config import REPO_ROOT, Config, ConfigError, load_config
+
+STATIC_DIR = REPO_ROOT / "static"
+RUN_DIR_PREFIX = "run-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_run_dirs(temp_root: Path) -> int:
+    """Delete ``run-<pid>-*`` folders left by servers that are no longer running."""
+    removed = 0
+    if not temp_root.is_dir():
+        return 0
+    for path in temp_root.glob(f"{RUN_DIR_PREFIX}*"):
+        parts = path.name.split("-")
+        if len(parts) >= 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+class MLSharpApp:
+    """Owns every component of one service instance and the FastAPI app that exposes them."""
+
+    def __init__(self, config: Config, gpu_manager: Any = None, clear_cache: bool = False) -> None:
+        from metrics import MetricsManager
+        from mlsharp.cache import ResultCache
+        from mlsharp.limits import RateLimiter
+        from mlsharp.model_manager import ModelManager
+
+        self.config = config
+        if gpu_manager is None:
+            from mlsharp.gpu import make_gpu_manager
+
+            gpu_manager = make_gpu_manager(config.mode, config.gpu.amp, config.gpu.cudnn_benchmark)
+        self.gpu = gpu_manager
+        self.device = str(getattr(gpu_manager, "device", "cpu"))
+        self.metrics = MetricsManager(gpu_manager, enable_gpu=config.monitoring.enable_gpu)
+        self.models = ModelManager(config, self.device)
+        self.cache = ResultCache(config.path(config.cache.dir), config.cache.size, enabled=config.cache.enabled)
+        self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
+        self.clear_cache_at_start = clear_cache
+        self.temp_root = config.path(config.model.temp_dir)
+        self.run_dir = self.temp_root / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.uncached: Any = None
+        self.service: Any = None
+        self.started = time.time()
+        self.app = self.create_app()
+
+    # ------------------------------------------------------------------ app
+
+    def create_app(self) -> FastAPI:
+        from metrics import HttpMetricsMiddleware
+        from mlsharp.api import build_router, install_error_handlers
+        from mlsharp.limits import BodySizeLimitMiddleware
+
+        cfg = self.config
+        app = FastAPI(
+            title="MLSharp 3D Maker",
+            version=__version__,
+            description=(
+                "Turn one photo into a 3D Gaussian Splatting scene (.ply) with Apple's SHARP model. "
+                "Without the checkpoint an embedded preview backend answers, labelled "
+                '`"backend": "preview"`.'
+            ),
+            lifespan=self.lifespan,
+        )
+        app.state.mlsharp = self
+        metrics_path = cfg.monitoring.metrics_path if cfg.monitoring.enabled else None
+        app.include_router(build_router(metrics_path, STATIC_DIR))
+        app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+        install_error_handlers(app)
+        app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6))
+        app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
+        return app
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI):  # noqa: ANN201 - FastAPI's lifespan protocol
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def startup(self) -> None:
+        from mlsharp.cache import ResultCache
+        from mlsharp.service import PredictionService
+
+        cfg = self.config
+        stale = remove_stale_run_dirs(self.temp_root)
+        if stale:
+            logger.info("removed {} temporary folder(s) left by earlier runs", stale)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        count = await asyncio.to_thread(self.cache.load)
+        if self.clear_cache_at_start:
+            logger.info("--clear-cache: removed {} cached result(s)", self.cache.clear())
+        elif cfg.cache.enabled:
+            logger.info("result cache: {} entr{} in {}", count, "y" if count == 1 else "ies", self.cache.directory)
+        self.uncached = ResultCache(self.run_dir / "outputs", cfg.cache.size, enabled=True, persist=False)
+        self.uncached.load()
+        await self.models.start()
+        status = self.models.status
+        self.metrics.set_app_info(__version__, status.name, self.device if not status.preview else "cpu",
+                                  status.identity)
+        self.metrics.set_input_size(cfg.inference.side)
+        self.service = PredictionService(cfg, self.models, self.cache, self.uncached, self.metrics)
+        logger.info("MLSharp {} ready: backend {} on {}", __version__, status.name, self.device)
+
+    async def shutdown(self) -> None:
+        if self.service is not None:
+            await self.service.cancel_jobs()
+        await self.models.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        logger.info("MLSharp stopped; temporary files removed")
+
+
+def create_app(config: Config | None = None, **kwargs: Any) -> FastAPI:
+    """The FastAPI app for ``config`` (defaults + config.yaml when omitted)."""
+    if config is None:
+        config, _ = load_config()
+    return MLSharpApp(config, **kwargs).app
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def _open_browser_when_up(host: str, port: int, deadline_s: float = 120.0) -> None:
+    target = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{target}:{port}/"
+
+    def wait_and_open() -> None:
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection((target, port), timeout=1.0):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            return
+        logger.info("opening {} in the browser", url)
+        try:
+            webbrowser.open(url)
+        except Exception as exc:  # noqa: BLE001 - no browser is not an error
+            logger.info("could not open a browser ({}); visit {}", exc, url)
+
+    threading.Thread(target=wait_and_open, name="open-browser", daemon=True).start()
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _run_predict(argv: list[str]) -> int:
+    try:
+        from sharpnet.cli.predict import main as predict_main
+    except ImportError as exc:
+        return _fail(f"the headless predict command is not available ({exc})")
+    return int(predict_main(argv) or 0)
+
+
+def _download_model(config: Config) -> int:
+    from mlsharp.download import DownloadError, download
+
+    target = config.checkpoint_path
+    if target.is_file():
+        print(f"checkpoint already present: {target}")
+        return 0
+    print(f"downloading {config.model.download_url}\n  -> {target}", flush=True)
+    try:
+        download(config.model.download_url, target)
+    except DownloadError as exc:
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        return _fail("download interrupted", 130)
+    print(f"saved {target} ({target.stat().st_size / 1e9:.2f} GB); start the service with `python app.py`")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "predict":
+        return _run_predict(argv[1:])
+
+    from logger import setup_logging
+    from mlsharp.cli import build_parser, overrides_from_args
+
+    args = build_parser().parse_args(argv)
+    try:
+        config, warnings = load_config(args.config, overrides_from_args(args))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    setup_logging(config.logging.level, config.logging.file, config.path(config.logging.dir))
+    for warning in warnings:
+        logger.warning(warning)
+    if args.download_model:
+        return _download_model(config)
+
+    from mlsharp.backends.base import BackendUnavailable
+    from mlsharp.gpu import DeviceUnavailableError
+
+    try:
+        service = MLSharpApp(config, clear_cache=args.clear_cache)
+    except (DeviceUnavailableError, BackendUnavailable) as exc:
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    host, port = config.server.host, config.server.port
+    if host in ("0.0.0.0", "::"):
+        logger.warning("listening on all interfaces ({}): anyone on the network can use this service", host)
+    if config.browser.open:
+        _open_browser_when_up(host, port)
+
+    import uvicorn
+
+    logger.info("serving on http://{}:{}/ (API docs at /docs)", host, port)
+    uvicorn.run(
+        service.app,
+        host=host,
+        port=port,
+        timeout_keep_alive=config.performance.timeout_keep_alive,
+        log_config=None,
+        access_log=config.logging.level in ("TRACE", "DEBUG"),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

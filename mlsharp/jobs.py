@@ -1,0 +1,99 @@
+"""Asynchronous prediction jobs the web page can poll, kept in a bounded in-memory store.
+
+Stages only move forward (queued -> loading -> inference -> saving -> done): progress messages
+from a worker arrive on another thread and may be late, so :meth:`Job.advance` ignores a stage
+that would go backwards or that arrives after the job finished. When the store is full the oldest
+*finished* jobs are forgotten; running ones never are (their number is already bounded by
+``performance.max_concurrency``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGE_ORDER = ("queued", "loading", "inference", "saving", "done")
+
+
+@dataclass
+class Job:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: str = "queued"  # queued | running | done | error
+    stage: str = "queued"
+    created: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("done", "error")
+
+    def advance(self, stage: str) -> None:
+        if stage not in STAGE_ORDER:
+            return
+        with self._lock:
+            if self.done or STAGE_ORDER.index(stage) <= STAGE_ORDER.index(self.stage):
+                return
+            self.stage = stage
+            if stage != "queued":
+                self.state = "running"
+
+    def succeed(self, result: dict[str, Any]) -> None:
+        with self._lock:
+            self.result, self.state, self.stage = result, "done", "done"
+            self.finished = time.monotonic()
+
+    def fail(self, status_code: int, detail: str) -> None:
+        with self._lock:
+            self.error = {"status_code": status_code, "detail": detail}
+            self.state, self.stage = "error", "error"
+            self.finished = time.monotonic()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            end = self.finished if self.finished is not None else time.monotonic()
+            return {
+                "job_id": self.id,
+                "state": self.state,
+                "stage": self.stage,
+                "elapsed_s": round(end - self.created, 3),
+                "result": self.result,
+                "error": self.error,
+            }
+
+
+class JobStoreFull(RuntimeError):
+    pass
+
+
+class JobStore:
+    def __init__(self, max_jobs: int = 256) -> None:
+        self.max_jobs = max_jobs
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, job: Job) -> Job:
+        with self._lock:
+            if len(self._jobs) >= self.max_jobs:
+                for old_id in [j.id for j in self._jobs.values() if j.done]:
+                    del self._jobs[old_id]
+                    if len(self._jobs) < self.max_jobs:
+                        break
+            if len(self._jobs) >= self.max_jobs:
+                raise JobStoreFull("too many jobs in progress")
+            self._jobs[job.id] = job
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)

@@ -1,0 +1,103 @@
+"""Response models of the HTTP API (they are what ``/docs`` shows and what the UI codes against)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What went wrong, in one sentence")
+
+
+class Timings(BaseModel):
+    image_load: float = Field(description="Decoding the upload and hashing its pixels (s)")
+    inference: float = Field(description="Running the backend (s); 0 on a cache hit")
+    ply_save: float = Field(description="Writing the .ply (s); 0 on a cache hit")
+    total: float = Field(description="Whole request, waiting included (s)")
+
+
+class PredictResponse(BaseModel):
+    id: str = Field(description="Output id (random, 32 hex digits)")
+    status: Literal["success"] = "success"
+    backend: Literal["sharp", "preview"]
+    preview: bool = Field(description="True when the embedded preview backend made this scene")
+    num_gaussians: int
+    f_px: float = Field(description="Focal length used, in pixels of the uploaded photo")
+    focal_source: str = Field(description="user, exif-35mm, exif-sensor, exif-focal or default")
+    image_width: int
+    image_height: int
+    input_size: int = Field(description="Network input side actually used")
+    timings: Timings
+    processing_time: float = Field(description="Same as timings.total (kept for older scripts)")
+    cache_hit: bool
+    url: str = Field(description="Download URL of the .ply")
+    viewer_url: str = Field(description="URL of the same scene as .spz (converted on first request)")
+    message: str | None = Field(None, description="For the preview: how to get the real model")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "error"]
+    status_url: str
+
+
+class JobError(BaseModel):
+    status_code: int
+    detail: str
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "error"]
+    stage: Literal["queued", "loading", "inference", "saving", "done", "error"]
+    elapsed_s: float
+    result: PredictResponse | None = None
+    error: JobError | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "starting"]
+    backend: Literal["sharp", "preview"]
+    preview: bool
+    device: str
+    model_loaded: bool
+    model_id: str
+    version: str
+    reason: str | None = Field(None, description="Why the preview backend is in use")
+    message: str | None = Field(None, description="How to get the real model")
+
+
+class CacheStats(BaseModel):
+    enabled: bool
+    size: int
+    max_size: int
+    hits: int
+    misses: int
+    hit_rate: float = Field(description="Hits over lookups, in percent")
+
+
+class CacheCleared(BaseModel):
+    cleared: int
+    stats: CacheStats
+
+
+class GpuReading(BaseModel):
+    device_id: Any
+    used_mb: float | None = None
+    utilization_percent: float | None = None
+
+
+class StatsResponse(BaseModel):
+    uptime_s: float
+    requests: int = Field(description="HTTP requests served")
+    predictions: int = Field(description="Successful predictions (cache hits included)")
+    predictions_failed: int
+    average_time_s: float | None = Field(description="Mean wall time of successful predictions")
+    active_tasks: int
+    backend: str
+    device: str
+    worker_restarts: int
+    gpu_memory: list[GpuReading]
+    auto_tune: dict | None = None

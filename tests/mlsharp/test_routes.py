@@ -1,0 +1,342 @@
+"""Every route through FastAPI's TestClient, against one real app (real worker process, preview backend)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from plyfile import PlyData
+
+from app import MLSharpApp
+from mlsharp.limits import RateLimiter
+from svc_helpers import block_photo, png_bytes, service_config
+
+
+def crash_task(task):  # noqa: ARG001 - same signature as mlsharp.worker.run_task
+    """Runs in the worker: the OS killing the process in the middle of a prediction."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hang_task(task):  # noqa: ARG001
+    signal.pause()
+
+
+@pytest.fixture(scope="module")
+def owner(tmp_path_factory):
+    root = tmp_path_factory.mktemp("routes")
+    config = service_config(root, limits={"max_upload_mb": 1.0}, performance={"predict_timeout": 3.0})
+    return MLSharpApp(config)
+
+
+@pytest.fixture(scope="module")
+def client(owner):
+    with TestClient(owner.app) as client:
+        yield client
+
+
+def upload(client, data: bytes, name: str = "photo.png", **fields):
+    return client.post("/api/predict", files={"file": (name, data, "application/octet-stream")},
+                       data={k: str(v) for k, v in fields.items()})
+
+
+def unique_png(seed: int, width: int = 64, height: int = 48) -> bytes:
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return png_bytes(rgb)
+
+
+def assert_error(response, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert isinstance(body["detail"], str) and fragment in body["detail"], body
+
+
+# ---------------------------------------------------------------------- pages and service info
+
+
+def test_index_serves_a_page(client):
+    response = client.get("/")
+    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+    assert "MLSharp" in response.text or "<html" in response.text.lower()
+
+
+def test_health_says_preview_loudly(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["model_loaded"] is True
+    assert body["backend"] == "preview" and body["preview"] is True
+    assert body["device"] == "cpu" and body["version"]
+    assert "no checkpoint" in body["reason"] and "--download-model" in body["message"]
+
+
+def test_openapi_documents_every_route_with_models(client):
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    for path in ("/api/predict", "/api/jobs", "/api/jobs/{job_id}", "/api/outputs/{output_id}.ply",
+                 "/api/outputs/{output_id}.spz", "/api/health", "/api/stats", "/api/cache",
+                 "/api/cache/clear", "/metrics"):
+        assert path in schema["paths"], path
+    predict_ok = schema["paths"]["/api/predict"]["post"]["responses"]["200"]
+    assert predict_ok["content"]["application/json"]["schema"]["$ref"].endswith("/PredictResponse")
+    fields = schema["components"]["schemas"]["PredictResponse"]["properties"]
+    for name in ("id", "status", "backend", "preview", "num_gaussians", "f_px", "focal_source",
+                 "image_width", "image_height", "input_size", "timings", "processing_time",
+                 "cache_hit", "url", "viewer_url", "message"):
+        assert name in fields
+
+
+# ---------------------------------------------------------------------- predict + download + cache
+
+
+def test_predict_then_download_a_valid_ply(client, photo_png):
+    response = upload(client, photo_png)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "success" and body["backend"] == "preview" and body["preview"] is True
+    assert body["cache_hit"] is False
+    assert (body["image_width"], body["image_height"]) == (96, 64)
+    assert body["input_size"] == 512 and body["focal_source"] == "default"
+    assert set(body["timings"]) == {"image_load", "inference", "ply_save", "total"}
+    assert body["processing_time"] == body["timings"]["total"] > 0
+    assert body["url"] == f"/api/outputs/{body['id']}.ply"
+    assert body["viewer_url"] == f"/api/outputs/{body['id']}.spz"
+    assert "--download-model" in body["message"]
+
+    download = client.get(body["url"])
+    assert download.status_code == 200
+    ply = PlyData.read(io.BytesIO(download.content))
+    assert ply["vertex"].count == body["num_gaussians"]
+    assert list(ply["image_size"]["image_size"]) == [96, 64]
+    assert ply["intrinsic"]["intrinsic"][0] == pytest.approx(body["f_px"], rel=1e-6)
+
+
+def test_same_photo_again_is_a_cache_hit(client):
+    data = unique_png(1)
+    first = upload(client, data).json()
+    before = client.get("/api/cache").json()
+    second = upload(client, data).json()
+    after = client.get("/api/cache").json()
+    assert second["cache_hit"] is True and second["id"] == first["id"]
+    assert second["timings"]["inference"] == 0.0
+    assert after["hits"] == before["hits"] + 1
+    assert set(after) == {"enabled", "size", "max_size", "hits", "misses", "hit_rate"}
+    assert 0.0 < after["hit_rate"] <= 100.0
+
+
+def test_same_pixels_in_another_file_are_a_cache_hit(client):
+    rgb = np.random.default_rng(2).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    first = upload(client, png_bytes(rgb)).json()
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)  # different bytes, same pixels
+    second = upload(client, buffer.getvalue(), name="other.png").json()
+    assert second["cache_hit"] is True and second["id"] == first["id"]
+
+
+def test_other_settings_are_not_a_cache_hit(client):
+    data = unique_png(3)
+    base = upload(client, data).json()
+    other_focal = upload(client, data, f_px=123.5).json()
+    other_size = upload(client, data, input_size=1024).json()
+    assert other_focal["cache_hit"] is False and other_focal["focal_source"] == "user"
+    assert other_focal["f_px"] == 123.5
+    assert other_size["cache_hit"] is False and other_size["input_size"] == 1024
+    assert len({base["id"], other_focal["id"], other_size["id"]}) == 3
+
+
+def test_input_size_is_snapped(client):
+    body = upload(client, unique_png(4), input_size=700).json()
+    assert body["input_size"] == 704
+
+
+def test_cache_clear_removes_results(client):
+    body = upload(client, unique_png(5)).json()
+    cleared = client.post("/api/cache/clear").json()
+    assert cleared["cleared"] >= 1 and cleared["stats"]["size"] == 0
+    assert_error(client.get(body["url"]), 404, "no output")
+    assert upload(client, unique_png(5)).json()["cache_hit"] is False
+
+
+def test_spz_is_served_or_clearly_unavailable(client):
+    body = upload(client, unique_png(6)).json()
+    response = client.get(body["viewer_url"])
+    try:
+        import mlsharp.spz  # noqa: F401
+    except ImportError:
+        assert_error(response, 501, "not installed")
+    else:
+        assert response.status_code == 200 and len(response.content) > 0
+        assert client.get(body["viewer_url"]).content == response.content  # converted once, reused
+
+
+# ---------------------------------------------------------------------- bad requests
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"", "empty"),
+        (b"%PDF-1.4 definitely not a photo", "not an image in a supported format"),
+        (png_bytes(block_photo())[:200], "cannot use the upload as a photo"),  # truncated PNG
+    ],
+)
+def test_unusable_uploads_are_400_with_a_detail(client, data, fragment):
+    assert_error(upload(client, data), 400, fragment)
+
+
+def test_wrong_extension_is_judged_by_content(client):
+    response = upload(client, png_bytes(block_photo()), name="holiday.jpg")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"f_px": -3}, "f_px must be between"),
+        ({"f_px": "abc"}, "f_px"),
+        ({"f_px": "nan"}, "f_px"),
+        ({"input_size": 0}, "input_size must be between"),
+        ({"input_size": 10**6}, "input_size must be between"),
+        ({"input_size": "big"}, "input_size"),
+    ],
+)
+def test_bad_form_fields_are_422_with_a_one_line_detail(client, photo_png, fields, fragment):
+    assert_error(upload(client, photo_png, **fields), 422, fragment)
+
+
+def test_missing_file_field(client):
+    assert_error(client.post("/api/predict", data={"f_px": "100"}), 422, "file")
+
+
+def test_download_routes_reject_bad_and_unknown_ids(client):
+    assert_error(client.get("/api/outputs/" + "0" * 32 + ".ply"), 404, "no output")
+    assert_error(client.get("/api/outputs/not-an-id.ply"), 404, "no output")
+    assert client.get("/api/outputs/..%2F..%2Fapp.py.ply").status_code == 404
+    assert_error(client.get("/api/outputs/" + "0" * 32 + ".spz"), 404, "no output")
+
+
+def test_body_over_the_limit_is_413(client):
+    big = b"\0" * 1_200_000
+    assert_error(upload(client, big), 413, "exceeds the limit of 1 MB")
+
+
+def test_streamed_body_is_cut_off_at_the_limit(client):
+    """No Content-Length (chunked): the limit is enforced on the bytes counted as they arrive."""
+    boundary = "mlsharpboundary"
+
+    def body():
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
+               "Content-Type: image/png\r\n\r\n").encode()
+        for _ in range(100):  # 100 x 64 KB = 6.4 MB if it were all read
+            yield b"\0" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post("/api/predict", content=body(),
+                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert_error(response, 413, "exceeds the limit")
+
+
+# ---------------------------------------------------------------------- jobs
+
+
+def poll_job(client, job_id: str, deadline_s: float = 30.0) -> dict:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        status = client.get(f"/api/jobs/{job_id}").json()
+        if status["state"] in ("done", "error"):
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_job_api_reports_progress_and_the_same_result(client):
+    data = unique_png(7)
+    accepted = client.post("/api/jobs", files={"file": ("p.png", data, "image/png")})
+    assert accepted.status_code == 202
+    job_id = accepted.json()["job_id"]
+    assert accepted.json()["status_url"] == f"/api/jobs/{job_id}"
+    status = poll_job(client, job_id)
+    assert status["state"] == "done" and status["stage"] == "done" and status["error"] is None
+    assert status["elapsed_s"] >= 0
+    result = status["result"]
+    assert result["backend"] == "preview" and result["num_gaussians"] > 0
+    assert client.get(result["url"]).status_code == 200
+    assert upload(client, data).json()["id"] == result["id"]  # and it landed in the cache
+
+
+def test_job_errors_are_reported_in_the_job(client):
+    job_id = client.post("/api/jobs", files={"file": ("p.png", b"garbage", "image/png")}).json()["job_id"]
+    status = poll_job(client, job_id)
+    assert status["state"] == "error" and status["result"] is None
+    assert status["error"]["status_code"] == 400 and "not an image" in status["error"]["detail"]
+
+
+def test_unknown_job_is_404(client):
+    assert_error(client.get("/api/jobs/" + "f" * 32), 404, "no job")
+    assert_error(client.get("/api/jobs/../../etc"), 404, "")
+
+
+# ---------------------------------------------------------------------- overload, limits, crashes
+
+
+def test_beyond_max_concurrency_is_503_with_retry_after(client, owner, photo_png):
+    service = owner.service
+    held = 0
+    try:
+        while service.inflight < owner.config.performance.max_concurrency:
+            service.admit()
+            held += 1
+        response = upload(client, photo_png)
+        assert_error(response, 503, "server busy")
+        assert int(response.headers["Retry-After"]) >= 1
+        job = client.post("/api/jobs", files={"file": ("p.png", photo_png, "image/png")})
+        assert_error(job, 503, "server busy")
+    finally:
+        for _ in range(held):
+            service.release()
+    assert upload(client, photo_png).status_code == 200
+
+
+def test_rate_limit_is_429_with_retry_after(client, owner, photo_png):
+    original = owner.rate_limiter
+    owner.rate_limiter = RateLimiter(per_minute=2)
+    try:
+        assert upload(client, photo_png).status_code == 200
+        assert upload(client, photo_png).status_code == 200
+        response = upload(client, photo_png)
+        assert_error(response, 429, "rate limit")
+        assert int(response.headers["Retry-After"]) >= 1
+        assert client.get("/api/health").status_code == 200  # only prediction routes are limited
+    finally:
+        owner.rate_limiter = original
+
+
+def test_worker_crash_fails_that_request_and_the_next_succeeds(client, owner, monkeypatch):
+    restarts = owner.models.pool.restarts
+    monkeypatch.setattr("mlsharp.service.run_task", crash_task)
+    assert_error(upload(client, unique_png(8)), 500, "worker process died")
+    monkeypatch.undo()
+    assert owner.models.pool.restarts == restarts + 1
+    body = upload(client, unique_png(8)).json()
+    assert body["status"] == "success" and body["cache_hit"] is False
+    leftovers = [p for p in owner.cache.directory.iterdir() if p.name.endswith(".part")]
+    assert leftovers == []
+
+
+def test_a_prediction_past_the_timeout_is_504(client, monkeypatch):
+    monkeypatch.setattr("mlsharp.service.run_task", hang_task)
+    assert_error(upload(client, unique_png(9)), 504, "longer than 3 s")
+    monkeypatch.undo()
+    assert upload(client, unique_png(9)).status_code == 200
+
+
+def test_stats_counts_requests_and_predictions(client):
+    body = client.get("/api/stats").json()
+    assert body["uptime_s"] > 0 and body["requests"] > 0
+    assert body["predictions"] > 0 and body["predictions_failed"] > 0
+    assert body["average_time_s"] > 0 and body["active_tasks"] == 0
+    assert body["backend"] == "preview" and body["device"] == "cpu"
+    assert body["worker_restarts"] >= 1 and isinstance(body["gpu_memory"], list)

@@ -7,6 +7,7 @@ failure and ignored by git).
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
@@ -98,7 +99,7 @@ def download(
                 while True:
                     try:
                         chunk = response.read(CHUNK)
-                    except (OSError, socket.timeout) as exc:
+                    except (OSError, socket.timeout, http.client.HTTPException) as exc:
                         raise DownloadError(f"download interrupted after {done / 1e6:.0f} MB ({exc})") from None
                     if not chunk:
                         break

@@ -51,6 +51,29 @@ def _ignore(_: str) -> None:
     pass
 
 
+_SIGNATURES = (
+    (0, b"\xff\xd8\xff", "JPEG"),
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"),
+    (0, b"GIF8", "GIF"),
+    (0, b"BM", "BMP"),
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (8, b"WEBP", "WebP"),
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypavif", "AVIF"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format the first bytes announce (only used to word an error precisely)."""
+    for offset, magic, name in _SIGNATURES:
+        if data[offset: offset + len(magic)] == magic:
+            return name
+    return None
+
+
 class ServiceError(Exception):
     """An HTTP-shaped failure: status code, one-line detail, optional headers, metric label."""
 
@@ -159,6 +182,11 @@ class PredictionService:
         except Image.DecompressionBombError:
             raise ServiceError(413, f"the image has more pixels than allowed ({limit:,})") from None
         except UnidentifiedImageError:
+            kind = sniff_format(data)
+            if kind:
+                raise ServiceError(
+                    400, f"the upload looks like a {kind} file but cannot be decoded (damaged or truncated)"
+                ) from None
             raise ServiceError(
                 400, "the upload is not an image in a supported format (JPEG, PNG, WebP, HEIC, TIFF, ...)"
             ) from None

@@ -8,6 +8,7 @@ stateful imports (torch via gpu_utils, the network) happen inside functions.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import socket
@@ -182,6 +183,20 @@ def _open_browser_when_up(host: str, port: int, deadline_s: float = 120.0) -> No
     threading.Thread(target=wait_and_open, name="open-browser", daemon=True).start()
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound, checked before the model is loaded (None: it can)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use (is MLSharp already running?); pick another with --port"
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -235,11 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     from mlsharp.backends.base import BackendUnavailable
     from mlsharp.gpu import DeviceUnavailableError
 
+    host, port = config.server.host, config.server.port
+    problem = port_problem(host, port)
+    if problem:
+        return _fail(problem)
     try:
         service = MLSharpApp(config, clear_cache=args.clear_cache)
     except (DeviceUnavailableError, BackendUnavailable) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    host, port = config.server.host, config.server.port
     if host in ("0.0.0.0", "::"):
         logger.warning("listening on all interfaces ({}): anyone on the network can use this service", host)
     if config.browser.open:

@@ -36,8 +36,9 @@ class InterceptHandler(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        depth, frame = 2, logging.currentframe()
-        while frame is not None and frame.f_code.co_filename == logging.__file__:
+        # Walk out of the logging package so the record names the code that logged, not logging.
+        frame, depth = sys._getframe(0), 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())

@@ -83,6 +83,17 @@ def test_bad_flag_value_exits_2(tmp_path):
     assert "server.port: must be <= 65535" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_busy_port_is_a_one_line_error_before_anything_loads(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        result = run_app("-c", str(isolated_config(tmp_path)), "--port", str(port))
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert not (tmp_path / "tmp").exists()  # nothing was started
+
+
 def test_download_model_offline_fails_fast_and_clean(tmp_path):
     config = isolated_config(tmp_path, model={"download_url": "http://127.0.0.1:9/sharp_2572gikvuh.pt"})
     started = time.monotonic()

@@ -35,7 +35,9 @@ FOOTPRINT = 0.6  # Gaussian std-dev in cell widths: neighbours overlap without v
 THICKNESS = 0.2  # std-dev along the ray relative to the footprint: thin discs facing the camera
 OPACITY = 0.95
 
-_SRGB_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
+_SRGB_TO_LINEAR16 = np.round(
+    srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0) * 65535.0
+).astype(np.uint16)
 
 
 def grid_shape(width: int, height: int, input_size: int) -> tuple[int, int]:
@@ -51,15 +53,20 @@ def grid_shape(width: int, height: int, input_size: int) -> tuple[int, int]:
 
 
 def cell_colors(rgb: np.ndarray, cols: int, rows: int) -> np.ndarray:
-    """(rows*cols, 3) linear RGB: the mean of each cell's pixels (averaged in linear light)."""
-    linear = _SRGB_TO_LINEAR[rgb]
+    """(rows*cols, 3) linear RGB: the mean of each cell's pixels, averaged in linear light.
+
+    Linear values are held as 16-bit integers for the averaging (PIL box-filters ``I;16`` images
+    natively; float images are several times slower on 12 MP photos), which keeps 1/65535 steps.
+    """
+    linear16 = _SRGB_TO_LINEAR16[rgb]
     channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(linear[:, :, c]), mode="F").resize(
+        np.asarray(Image.fromarray(np.ascontiguousarray(linear16[:, :, c])).resize(
             (cols, rows), Image.Resampling.BOX
         ))
         for c in range(3)
     ]
-    return np.clip(np.stack(channels, axis=-1).reshape(-1, 3), 0.0, 1.0).astype(np.float32)
+    colours = np.stack(channels, axis=-1).reshape(-1, 3).astype(np.float32) / 65535.0
+    return np.clip(colours, 0.0, 1.0)
 
 
 def prior_depth(x_n: np.ndarray, y_n: np.ndarray) -> np.ndarray:

@@ -104,7 +104,8 @@ class MLSharpApp:
         app.state.mlsharp = self
         metrics_path = cfg.monitoring.metrics_path if cfg.monitoring.enabled else None
         app.include_router(build_router(metrics_path, STATIC_DIR))
-        app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+        if STATIC_DIR.is_dir():  # the page's assets; absent in an API-only checkout
+            app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         install_error_handlers(app)
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6))
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)

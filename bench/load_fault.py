@@ -1,0 +1,287 @@
+"""Load and fault run against a real server on 127.0.0.1; prints figures, asserts nothing.
+
+    python bench/load_fault.py [--requests 200] [--concurrency 6] [--bad-every 5] [--retries 2]
+
+It starts ``python app.py`` with its own temporary cache/temp/log folders (so your cache is not
+touched), warms it up, then fires concurrent uploads -- good photos of several sizes mixed with
+bad ones (empty, garbage, truncated JPEG, decompression-bomb header, a body over the size limit)
+-- in two equal rounds, and SIGKILLs the worker process once in the middle of the second. A 503
+is retried up to ``--retries`` times after its Retry-After (capped at 1 s), like a polite client.
+Every success is then downloaded and parsed: a result counts as *lost* if its URL does not serve
+a complete, valid .ply.
+
+Printed: requests sent, succeeded, rejected (by final status code), transport errors, p50/p95
+latency, server RSS (server process and workers) after warm-up and after each round, non-503 5xx
+answers to bad input, results lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sharpnet.utils.ply import read_ply  # noqa: E402
+
+MAX_UPLOAD_MB = 8.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def jpeg(seed: int, width: int, height: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) % 256], axis=-1)
+    noise = rng.integers(0, 40, (height, width, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def bomb_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def bad_inputs() -> list[tuple[str, bytes]]:
+    good = jpeg(99, 320, 240)
+    return [
+        ("empty", b""),
+        ("garbage", b"definitely not a photo" * 10),
+        ("truncated-jpeg", good[: len(good) // 2]),
+        ("bomb-header", bomb_header(60_000, 60_000)),
+        ("oversized", b"\xff" * int((MAX_UPLOAD_MB + 1) * 1e6)),
+    ]
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                pass
+    return out
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024.0
+
+
+def split_rss(server_pid: int) -> tuple[float, float]:
+    """(server process RSS, sum of its worker processes' RSS) in MB."""
+    return rss_mb([server_pid]), rss_mb(worker_pids(server_pid))
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    pids = []
+    for pid in process_tree(server_pid)[1:]:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def start_server(root: Path, port: int, workers: int, concurrency: int) -> subprocess.Popen:
+    config = {
+        "browser": {"open": False},
+        "logging": {"file": False, "level": "WARNING"},
+        "cache": {"dir": str(root / "cache"), "size": 1000},
+        "model": {"temp_dir": str(root / "tmp")},
+        "inference": {"input_size": [1024, 1024]},
+        "performance": {"max_workers": workers, "max_concurrency": concurrency, "predict_timeout": 120.0},
+        "limits": {"max_upload_mb": MAX_UPLOAD_MB, "max_pixels": 50_000_000},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser", "--port", str(port)],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early; see {root / 'server.log'}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json().get("model_loaded"):
+                return process
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not come up within 120 s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="uploads in the main run")
+    parser.add_argument("--concurrency", type=int, default=6, help="client threads")
+    parser.add_argument("--retries", type=int, default=2, help="retries of a 503 after its Retry-After")
+    parser.add_argument("--bad-every", type=int, default=5, help="every Nth upload is a bad one")
+    parser.add_argument("--server-concurrency", type=int, default=4, help="performance.max_concurrency")
+    parser.add_argument("--workers", type=int, default=1, help="performance.max_workers")
+    parser.add_argument("--deadline", type=float, default=300.0, help="stop sending after this many seconds")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="mlsharp-load-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(root, port, args.workers, args.server_concurrency)
+    backend = httpx.get(f"{base}/api/health").json()["backend"]
+    try:
+        bads = bad_inputs()
+        with httpx.Client(timeout=120) as client:  # warm-up: allocator, caches, first spawn
+            for seed, size in enumerate([(640, 480), (1280, 960), (2000, 1500)]):
+                client.post(f"{base}/api/predict", files={"file": ("w.jpg", jpeg(seed, *size), "image/jpeg")})
+        rss = [("after warm-up", *split_rss(server.pid))]
+
+        # Good uploads are mostly new photos (so both rounds keep the worker busy); every fourth
+        # repeats an earlier one (a cache hit). Photos are made lazily from their seed.
+        sizes = [(640, 480), (1280, 960), (2000, 1500)]
+        plan: list[tuple[str, object]] = []
+        for n in range(args.requests):
+            if args.bad_every and n % args.bad_every == args.bad_every - 1:
+                plan.append(bads[(n // args.bad_every) % len(bads)])
+            else:
+                seed = n // 2 if n % 4 == 3 else 1000 + n
+                plan.append(("good", (seed, sizes[seed % len(sizes)])))
+        half = len(plan) // 2
+        results: list[tuple[str, int | str, float, dict | None]] = []
+        lock = threading.Lock()
+        started = time.monotonic()
+        counter = {"sent": 0, "kill_at": half + half // 2}
+        killed: list[int] = []
+        local = threading.local()
+
+        def fire(item: tuple[str, object]) -> None:
+            kind, data = item
+            if kind == "good":
+                seed, (width, height) = data
+                data = jpeg(seed, width, height)
+            if time.monotonic() - started > args.deadline:
+                return
+            with lock:
+                counter["sent"] += 1
+                number = counter["sent"]
+            if number == counter["kill_at"]:
+                victims = worker_pids(server.pid)
+                if victims:
+                    os.kill(victims[0], signal.SIGKILL)
+                    killed.append(victims[0])
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(timeout=180)
+            t0 = time.monotonic()
+            status: int | str = "not sent"
+            body = None
+            for attempt in range(args.retries + 1):
+                try:
+                    response = local.client.post(f"{base}/api/predict",
+                                                 files={"file": (f"{kind}.jpg", data, "image/jpeg")})
+                except httpx.HTTPError as exc:
+                    status, body = type(exc).__name__, None
+                    break
+                status = response.status_code
+                is_json = response.headers.get("content-type", "").startswith("application/json")
+                body = response.json() if is_json else None
+                if status != 503 or attempt == args.retries:
+                    break
+                time.sleep(min(1.0, float(response.headers.get("Retry-After", "1"))))
+            with lock:
+                results.append((kind, status, time.monotonic() - t0, body))
+
+        for label, part in (("after round 1", plan[:half]), ("after round 2 (worker killed)", plan[half:])):
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(fire, part))
+            rss.append((label, *split_rss(server.pid)))
+        wall = time.monotonic() - started
+
+        lost = 0
+        with httpx.Client(timeout=120) as client:
+            for kind, status, _, body in results:
+                if status == 200 and body:
+                    response = client.get(base + body["url"])
+                    try:
+                        gaussians, _ = read_ply(response.content)
+                        ok = response.status_code == 200 and len(gaussians) == body["num_gaussians"]
+                    except ValueError:
+                        ok = False
+                    lost += 0 if ok else 1
+        health = httpx.get(f"{base}/api/stats").json()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    latencies = sorted(t for _, s, t, _ in results if s == 200)
+    codes = Counter(s for _, s, _, _ in results if s != 200 and isinstance(s, int))
+    errors = Counter(s for _, s, _, _ in results if isinstance(s, str))
+    bad_5xx = sum(1 for k, s, _, _ in results if k != "good" and isinstance(s, int) and s >= 500 and s != 503)
+    bad_codes = Counter(f"{k}->{s}" for k, s, _, _ in results if k != "good")
+
+    def pct(p: float) -> str:
+        return f"{latencies[min(len(latencies) - 1, int(p * len(latencies)))]:.3f} s" if latencies else "n/a"
+
+    print(f"backend: {backend}; server: {args.workers} worker(s), max_concurrency {args.server_concurrency}; "
+          f"client: {args.concurrency} threads")
+    print(f"requests sent:      {len(results)} in {wall:.1f} s")
+    print(f"succeeded:          {sum(1 for _, s, _, _ in results if s == 200)}")
+    print(f"rejected by code:   {dict(sorted(codes.items()))}")
+    print(f"bad inputs:         {dict(sorted(bad_codes.items()))}")
+    print(f"5xx (not 503) on bad input: {bad_5xx}")
+    print(f"transport errors:   {dict(errors) or 0}")
+    print(f"latency (200s):     p50 {pct(0.50)}, p95 {pct(0.95)}")
+    print(f"worker killed:      pid {killed[0] if killed else 'none found'}; "
+          f"pool restarts reported: {health['worker_restarts']}")
+    for label, main_mb, workers_mb in rss:
+        print(f"server RSS {label + ':':<32} server {main_mb:.0f} MB, workers {workers_mb:.0f} MB")
+    print(f"results lost:       {lost}")
+    print(f"exit code on SIGINT: {server.returncode}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -63,6 +63,8 @@ class MLSharpApp:
         from mlsharp.cache import ResultCache
         from mlsharp.limits import RateLimiter
         from mlsharp.model_manager import ModelManager
+        from mlsharp.security import ApiKeys
+        from mlsharp.service import PredictionService
 
         self.config = config
         if gpu_manager is None:
@@ -75,11 +77,13 @@ class MLSharpApp:
         self.models = ModelManager(config, self.device)
         self.cache = ResultCache(config.path(config.cache.dir), config.cache.size, enabled=config.cache.enabled)
         self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
+        self.api_keys = ApiKeys.from_config(config)
         self.clear_cache_at_start = clear_cache
         self.temp_root = config.path(config.model.temp_dir)
         self.run_dir = self.temp_root / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.uncached: Any = None
-        self.service: Any = None
+        # Outputs kept while the cache is off: temporary, bounded like the cache, gone at shutdown.
+        self.uncached = ResultCache(self.run_dir / "outputs", config.cache.size, enabled=True, persist=False)
+        self.service = PredictionService(config, self.models, self.cache, self.uncached, self.metrics)
         self.started = time.time()
         self.app = self.create_app()
 
@@ -107,6 +111,15 @@ class MLSharpApp:
         if STATIC_DIR.is_dir():  # the page's assets; absent in an API-only checkout
             app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         install_error_handlers(app)
+        if cfg.security.cors_origins:
+            from fastapi.middleware.cors import CORSMiddleware
+
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=list(cfg.security.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+            )
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6))
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
         return app
@@ -120,9 +133,6 @@ class MLSharpApp:
             await self.shutdown()
 
     async def startup(self) -> None:
-        from mlsharp.cache import ResultCache
-        from mlsharp.service import PredictionService
-
         cfg = self.config
         stale = remove_stale_run_dirs(self.temp_root)
         if stale:
@@ -133,19 +143,16 @@ class MLSharpApp:
             logger.info("--clear-cache: removed {} cached result(s)", self.cache.clear())
         elif cfg.cache.enabled:
             logger.info("result cache: {} entr{} in {}", count, "y" if count == 1 else "ies", self.cache.directory)
-        self.uncached = ResultCache(self.run_dir / "outputs", cfg.cache.size, enabled=True, persist=False)
         self.uncached.load()
         await self.models.start()
         status = self.models.status
         self.metrics.set_app_info(__version__, status.name, self.device if not status.preview else "cpu",
                                   status.identity)
         self.metrics.set_input_size(cfg.inference.side)
-        self.service = PredictionService(cfg, self.models, self.cache, self.uncached, self.metrics)
         logger.info("MLSharp {} ready: backend {} on {}", __version__, status.name, self.device)
 
     async def shutdown(self) -> None:
-        if self.service is not None:
-            await self.service.cancel_jobs()
+        await self.service.cancel_jobs()
         await self.models.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
         logger.info("MLSharp stopped; temporary files removed")
@@ -257,10 +264,16 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(problem)
     try:
         service = MLSharpApp(config, clear_cache=args.clear_cache)
-    except (DeviceUnavailableError, BackendUnavailable) as exc:
+    except (DeviceUnavailableError, BackendUnavailable, ConfigError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    if host in ("0.0.0.0", "::"):
-        logger.warning("listening on all interfaces ({}): anyone on the network can use this service", host)
+    if service.api_keys.enabled:
+        logger.info("API keys required on /api/*{} ({} key(s))",
+                    " and metrics" if config.security.protect_metrics else "", len(service.api_keys))
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("!" * 78)
+        logger.warning("listening on {} WITHOUT an API key: anyone who can reach this machine can use", host)
+        logger.warning("the service. Set security.api_keys (or MLSHARP_API_KEYS) to require a key.")
+        logger.warning("!" * 78)
     if config.browser.open:
         _open_browser_when_up(host, port)
 

@@ -27,12 +27,14 @@ from mlsharp.schemas import (
     PredictResponse,
     StatsResponse,
 )
+from mlsharp.security import require_api_key, require_metrics_key
 from mlsharp.service import ServiceError
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in (
         (400, "The upload is not a usable photo"),
+        (401, "An API key is configured and the request did not present it"),
         (413, "The upload or the image is larger than allowed"),
         (422, "A form field is missing or out of range"),
         (429, "Too many requests from this client (see Retry-After)"),
@@ -81,9 +83,10 @@ SizeField = Annotated[
 
 
 def build_router(metrics_path: str | None, static_dir: Path) -> APIRouter:
-    router = APIRouter()
+    pages = APIRouter()
+    router = APIRouter(dependencies=[Depends(require_api_key)])  # every /api/* route
 
-    @router.get("/", include_in_schema=False)
+    @pages.get("/", include_in_schema=False)
     async def index() -> Response:
         page = static_dir / "index.html"
         if page.is_file():
@@ -195,14 +198,18 @@ def build_router(metrics_path: str | None, static_dir: Path) -> APIRouter:
 
     if metrics_path:
 
-        @router.get(metrics_path, tags=["service"], response_class=Response,
-                    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+        @pages.get(metrics_path, tags=["service"], response_class=Response,
+                   dependencies=[Depends(require_metrics_key)],
+                   responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
         async def metrics(request: Request) -> Response:
             """Prometheus metrics (text exposition format)."""
             manager = _owner(request).metrics
             return Response(manager.generate(), media_type=manager.content_type)
 
-    return router
+    combined = APIRouter()
+    combined.include_router(pages)
+    combined.include_router(router)
+    return combined
 
 
 def _one_line(exc: RequestValidationError) -> str:

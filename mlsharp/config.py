@@ -163,6 +163,21 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    api_keys: tuple[str, ...] = _opt(
+        (), "keys accepted in an X-API-Key header or 'Authorization: Bearer'; empty: no key needed "
+        "(MLSHARP_API_KEYS, comma-separated, adds more)",
+        pattern=r"[!-~]{16,}", pattern_help="at least 16 printable characters without spaces",
+        secret=True,
+    )
+    protect_metrics: bool = _opt(True, "with API keys set, /metrics needs a key too")
+    cors_origins: tuple[str, ...] = _opt(
+        (), "origins allowed to call the API from other web pages (CORS); empty: none",
+        pattern=r"\*|https?://[^\s/]+", pattern_help="* or an origin like https://example.org",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     mode: str = _opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd", choices=MODES)
@@ -177,6 +192,7 @@ class Config:
     performance: PerformanceConfig = field(default_factory=PerformanceConfig)
     auto_tune: AutoTuneConfig = field(default_factory=AutoTuneConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     def path(self, value: str | Path) -> Path:
         """A configured path; relative ones are taken from the app directory, not the caller's cwd."""
@@ -238,7 +254,8 @@ def _check_limits(key: str, value: Any, meta: dict) -> None:
         raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {_describe(value)}")
     pattern = meta.get("pattern")
     if pattern is not None and not re.fullmatch(pattern, value):
-        raise ConfigError(f"{key}: must be {meta['pattern_help']}, got {_describe(value)}")
+        shown = f"a value of {len(value)} characters" if meta.get("secret") else _describe(value)
+        raise ConfigError(f"{key}: must be {meta['pattern_help']}, got {shown}")
     low, high = meta.get("min"), meta.get("max")
     if low is not None and value < low:
         raise ConfigError(f"{key}: must be >= {low}, got {_describe(value)}")
@@ -258,6 +275,15 @@ def _check_size_pair(key: str, value: Any, meta: dict) -> tuple[int, int]:
     for v in value:
         _check_limits(key, v, meta)
     return int(value[0]), int(value[1])
+
+
+def _check_string_list(key: str, value: Any, meta: dict) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        shown = type(value).__name__ if meta.get("secret") else _describe(value)
+        raise ConfigError(f"{key}: expected a list of strings, got {shown}")
+    for item in value:
+        _check_limits(key, item, meta)
+    return tuple(value)
 
 
 def _build(cls: type, data: dict, prefix: str) -> Any:
@@ -281,6 +307,8 @@ def _build(cls: type, data: dict, prefix: str) -> Any:
         value = data[name]
         if is_dataclass(hint):
             values[name] = _build(hint, value, key + ".")
+        elif get_origin(hint) is tuple and get_args(hint)[-1] is Ellipsis:
+            values[name] = _check_string_list(key, value, dict(f.metadata))
         elif get_origin(hint) is tuple:
             values[name] = _check_size_pair(key, value, dict(f.metadata))
         else:

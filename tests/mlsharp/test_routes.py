@@ -340,3 +340,11 @@ def test_stats_counts_requests_and_predictions(client):
     assert body["average_time_s"] > 0 and body["active_tasks"] == 0
     assert body["backend"] == "preview" and body["device"] == "cpu"
     assert body["worker_restarts"] >= 1 and isinstance(body["gpu_memory"], list)
+
+
+def test_predict_before_the_model_is_loaded_is_503(tmp_path):
+    unstarted = TestClient(MLSharpApp(service_config(tmp_path)).app)  # lifespan not run
+    response = upload(unstarted, png_bytes(block_photo()))
+    assert_error(response, 503, "not loaded yet")
+    assert "Retry-After" in response.headers
+    assert unstarted.get("/api/health").json()["status"] == "starting"

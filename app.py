@@ -74,7 +74,11 @@ class MLSharpApp:
         self.gpu = gpu_manager
         self.device = str(getattr(gpu_manager, "device", "cpu"))
         self.metrics = MetricsManager(gpu_manager, enable_gpu=config.monitoring.enable_gpu)
-        self.models = ModelManager(config, self.device)
+        try:
+            amp_dtype = gpu_manager.info().get("amp_dtype")
+        except Exception:  # noqa: BLE001 - a GPU query failing only means "no autocast"
+            amp_dtype = None
+        self.models = ModelManager(config, self.device, amp_dtype=amp_dtype)
         self.cache = ResultCache(config.path(config.cache.dir), config.cache.size, enabled=config.cache.enabled)
         self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
         self.api_keys = ApiKeys.from_config(config)

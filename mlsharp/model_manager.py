@@ -51,9 +51,10 @@ class BackendStatus:
 
 
 class ModelManager:
-    def __init__(self, config: Config, device: str = "cpu") -> None:
+    def __init__(self, config: Config, device: str = "cpu", amp_dtype: object = None) -> None:
         self.config = config
         self.device = device
+        self.amp_dtype = amp_dtype
         self.pool: WorkerPool | None = None
         spec, reason = self.choose_spec()
         self.spec = spec
@@ -75,13 +76,15 @@ class ModelManager:
             if cfg.model.backend == "sharp":
                 raise BackendUnavailable(f"model.backend is sharp but {reason}")
             return self._preview_spec(), reason
+        precision = sharp_backend.precision_for(self.device, cfg.gpu.amp, self.amp_dtype)
         spec = BackendSpec(
             name="sharp",
-            identity=sharp_backend.identity(checkpoint, model_config),
+            identity=sharp_backend.identity(checkpoint, model_config, precision),
             device=self.device,
             checkpoint=str(checkpoint),
             model_config=str(model_config) if model_config else None,
             checkpoint_segments=cfg.checkpoint_segments,
+            precision=precision,
             mode=cfg.mode,
             amp=cfg.gpu.amp,
             cudnn_benchmark=cfg.gpu.cudnn_benchmark,

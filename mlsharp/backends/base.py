@@ -34,6 +34,7 @@ class BackendSpec:
     checkpoint: str | None = None
     model_config: str | None = None
     checkpoint_segments: int = 1
+    precision: str = "fp32"  # "fp32" | "fp16" | "bf16" (autocast; only chosen on a GPU with gpu.amp)
     mode: str = "auto"
     amp: bool = True
     cudnn_benchmark: bool = True

@@ -32,16 +32,40 @@ def unavailable_reason(checkpoint: Path, model_config: Path | None) -> str | Non
     return None
 
 
-def identity(checkpoint: Path, model_config: Path | None) -> str:
-    """A stable id for this exact model: file name, size and mtime, plus the model config's bytes.
+def precision_for(device: str, amp: bool, amp_dtype: object) -> str:
+    """Autocast precision for ``device``: fp32 unless on a GPU with AMP on (bf16 where supported)."""
+    if not amp or not str(device).startswith("cuda"):
+        return "fp32"
+    name = str(amp_dtype or "").lower()
+    if "bf" in name:
+        return "bf16"
+    if "16" in name or "half" in name:
+        return "fp16"
+    return "fp32"
+
+
+def identity(checkpoint: Path, model_config: Path | None, precision: str = "fp32") -> str:
+    """A stable id for this exact model and arithmetic: file name, size and mtime, the model
+    config's bytes, and the precision (results differ slightly between fp32 and autocast).
 
     Hashing 2.8 GB on every start would cost seconds; size + mtime change whenever the file does.
     """
     stat = checkpoint.stat()
-    digest = hashlib.sha256(f"{checkpoint.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    digest = hashlib.sha256(f"{checkpoint.name}:{stat.st_size}:{stat.st_mtime_ns}:{precision}".encode())
     if model_config is not None:
         digest.update(model_config.read_bytes())
     return "sharp-" + digest.hexdigest()[:16]
+
+
+def _options(spec: BackendSpec) -> dict:
+    """Predictor fast-path options for ``spec`` (none when this sharpnet has no fast paths)."""
+    if spec.precision == "fp32":
+        return {}
+    try:
+        from sharpnet.fast_paths import InferenceOptions
+    except ImportError:
+        return {}
+    return {"options": InferenceOptions(precision=spec.precision, segments=spec.checkpoint_segments)}
 
 
 class SharpBackend:
@@ -67,7 +91,7 @@ class SharpBackend:
             cfg = load_model_config(spec.model_config) if spec.model_config else None
             predictor = Predictor.load(
                 Path(spec.checkpoint), cfg, device=spec.device,
-                checkpoint_segments=spec.checkpoint_segments,
+                checkpoint_segments=spec.checkpoint_segments, **_options(spec),
             )
         except (ModelConfigError, CheckpointError) as exc:
             raise BackendUnavailable(str(exc)) from None

@@ -92,3 +92,24 @@ def test_sharp_backend_runs_the_tiny_golden_model(tiny_a_dir, tmp_path):
     assert len(gaussians) == 2 * 256 * 256  # two layers on the half-resolution grid
     assert np.all(np.isfinite(gaussians.mean_vectors))
     assert np.all(gaussians.mean_vectors[:, 2] > 0)
+
+
+@pytest.mark.parametrize(("device", "amp", "dtype", "expected"), [
+    ("cpu", True, "bfloat16", "fp32"),  # autocast is a GPU option here
+    ("cuda:0", False, "bfloat16", "fp32"),
+    ("cuda:0", True, "bfloat16", "bf16"),
+    ("cuda:0", True, "torch.float16", "fp16"),
+    ("cuda:0", True, None, "fp32"),
+])
+def test_precision_follows_device_and_amp(device, amp, dtype, expected):
+    assert sharp_backend.precision_for(device, amp, dtype) == expected
+
+
+def test_precision_is_part_of_the_identity(tmp_path):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    assert sharp_backend.identity(checkpoint, None, "fp32") != sharp_backend.identity(checkpoint, None, "bf16")
+    config = service_config(tmp_path, model={"checkpoint": str(checkpoint)})
+    spec = ModelManager(config, device="cuda:0", amp_dtype="bfloat16").spec
+    assert spec.precision == "bf16"
+    assert ModelManager(config, device="cpu", amp_dtype="bfloat16").spec.precision == "fp32"

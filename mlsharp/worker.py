@@ -12,6 +12,7 @@ ran from one that crashed) and then lets the task send ``(token, stage)`` via :f
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,9 @@ class WorkerResult:
 
 def init_worker(spec: BackendSpec, progress: Any = None) -> None:
     global _backend, _spec, _load_error, _load_seconds, _progress
+    # Ctrl+C in a terminal reaches the whole process group; the server decides when workers stop
+    # (it finishes or cancels their task, then shuts them down), so they ignore it themselves.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _spec, _progress = spec, progress
     start = time.perf_counter()
     try:

@@ -57,3 +57,21 @@ def test_with_the_cache_off_outputs_are_still_downloadable_but_temporary(tmp_pat
         assert run_dir.is_dir()
     assert not run_dir.exists()
     assert list((tmp_path / "cache").glob("*.ply")) == []
+
+
+def test_temp_folders_of_dead_servers_are_removed_at_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from app import remove_stale_run_dirs
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid now names no running process
+    stale = tmp_path / f"run-{finished.pid}-abcd1234"
+    live = tmp_path / f"run-{os.getpid()}-abcd1234"
+    unrelated = tmp_path / "notes"
+    for folder in (stale, live, unrelated):
+        (folder / "outputs").mkdir(parents=True)
+    assert remove_stale_run_dirs(tmp_path) == 1
+    assert not stale.exists() and live.exists() and unrelated.exists()

@@ -144,7 +144,11 @@ class MLSharpApp:
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI):  # noqa: ANN201 - FastAPI's lifespan protocol
-        await self.startup()
+        try:
+            await self.startup()
+        except BaseException:
+            await self.shutdown()  # a failed start leaves no workers or temporary files behind
+            raise
         try:
             yield
         finally:
@@ -167,7 +171,8 @@ class MLSharpApp:
         self.metrics.set_app_info(__version__, status.name, self.device if not status.preview else "cpu",
                                   status.identity)
         self.metrics.set_input_size(cfg.inference.side)
-        logger.info("MLSharp {} ready: backend {} on {}", __version__, status.name, self.device)
+        logger.info("MLSharp {} ready: backend {} on {}", __version__, status.name,
+                    self.models.describe()["device"])
 
     async def shutdown(self) -> None:
         await self.service.cancel_jobs()

@@ -113,3 +113,33 @@ def test_precision_is_part_of_the_identity(tmp_path):
     spec = ModelManager(config, device="cuda:0", amp_dtype="bfloat16").spec
     assert spec.precision == "bf16"
     assert ModelManager(config, device="cpu", amp_dtype="bfloat16").spec.precision == "fp32"
+
+
+def test_an_unloadable_checkpoint_falls_back_to_the_preview_with_the_reason(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app import MLSharpApp
+
+    checkpoint = tmp_path / "corrupt.pt"
+    checkpoint.write_bytes(b"not torch at all")
+    owner = MLSharpApp(service_config(tmp_path, model={"checkpoint": str(checkpoint)}))
+    assert owner.models.spec.name == "sharp"  # chosen, since the file exists ...
+    with TestClient(owner.app) as client:
+        health = client.get("/api/health").json()
+    assert health["backend"] == "preview" and health["preview"] is True  # ... but could not load
+    assert "SHARP failed to load" in health["reason"] and "not a readable PyTorch checkpoint" in health["reason"]
+
+
+def test_a_failed_start_leaves_nothing_behind(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app import MLSharpApp
+
+    checkpoint = tmp_path / "corrupt.pt"
+    checkpoint.write_bytes(b"not torch at all")
+    owner = MLSharpApp(service_config(tmp_path, model={"backend": "sharp", "checkpoint": str(checkpoint)}))
+    with pytest.raises(BackendUnavailable, match="SHARP could not be loaded"):
+        with TestClient(owner.app):
+            pass
+    assert not owner.run_dir.exists()
+    assert owner.models.pool is None

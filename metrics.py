@@ -49,7 +49,7 @@ class MetricsManager:
         )
         self.predict_requests = Counter(
             "predict_requests_total",
-            "Prediction requests by outcome (success, bad_request, rejected, error)",
+            "Prediction requests by outcome (success, bad_request, rejected, rate_limited, error)",
             ["status"], registry=r,
         )
         self.predict_duration = Histogram(

@@ -143,3 +143,16 @@ def test_a_failed_start_leaves_nothing_behind(tmp_path):
             pass
     assert not owner.run_dir.exists()
     assert owner.models.pool is None
+
+
+def test_auto_tune_times_warm_up_runs_at_start(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app import MLSharpApp
+
+    config = service_config(tmp_path, auto_tune={"enabled": True, "test_size": 64, "warmup_runs": 1,
+                                                 "test_runs": 2})
+    with TestClient(MLSharpApp(config).app) as client:
+        tuned = client.get("/api/stats").json()["auto_tune"]
+    assert tuned["runs"] == 2 and tuned["test_size"] == 64 and tuned["input_size"] == 512
+    assert 0 < tuned["min_s"] <= tuned["mean_s"]

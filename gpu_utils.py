@@ -502,7 +502,7 @@ class GPUManager:
 
     @property
     def precision(self) -> str:
-        """"fp32", "fp16" or "bf16": the autocast this manager uses (sharpnet's InferenceOptions names)."""
+        """The autocast in use as sharpnet's ``InferenceOptions.precision`` spells it: fp32, fp16 or bf16."""
         return self.policy.precision
 
     def with_options(self, *, amp: bool | None = None, tf32: bool | None = None,

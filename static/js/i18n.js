@@ -1,0 +1,246 @@
+// Every user-visible string of the page, in one place. Markup refers to keys with data-i18n*
+// attributes; scripts call t(key, {vars}). Adding a language = adding one block below.
+
+export const STRINGS = {
+  en: {
+    "app.title": "MLSharp 3D Maker",
+    "app.tagline": "One photo in, a 3D Gaussian-splat scene out.",
+    "lang.label": "Language",
+    "status.checking": "Connecting…",
+    "status.ready": "{backend} on {device}",
+    "status.offline": "Service unreachable",
+    "banner.preview":
+      "Preview mode: the SHARP model is not installed, so scenes are a quick depth-prior approximation of the photo, not real 3D.",
+    "banner.howto":
+      "To get the real model, run `python app.py --download-model` (2.8 GB), or put sharp_2572gikvuh.pt into model_assets/, then restart.",
+    "upload.heading": "Photo",
+    "upload.drop": "Drop a photo here (JPEG, PNG, WebP, HEIC) — or a .ply/.spz scene to view it",
+    "upload.choose": "Choose a photo…",
+    "upload.noPreview": "No preview for this format in the browser; the service can still read it.",
+    "upload.size": "{width} × {height} px",
+    "settings.heading": "Settings (optional)",
+    "settings.focal": "Focal length (pixels)",
+    "settings.focalHint": "Leave empty to read it from EXIF (or assume a 30 mm lens).",
+    "settings.fov": "…or horizontal field of view (degrees)",
+    "settings.inputSize": "Network input size",
+    "settings.inputDefault": "Service default",
+    "settings.apiKey": "API key (only if the service requires one)",
+    "generate": "Generate 3D scene",
+    "generate.busy": "Working…",
+    "cancel": "Cancel",
+    "stage.uploading": "Uploading",
+    "stage.queued": "Waiting in the queue",
+    "stage.loading": "Reading the photo",
+    "stage.inference": "Building the 3D scene",
+    "stage.saving": "Saving the scene",
+    "stage.done": "Done",
+    "stage.error": "Failed",
+    "stage.downloading": "Loading the scene into the viewer",
+    "progress.elapsed": "{seconds} s",
+    "result.heading": "Result",
+    "result.gaussians": "Gaussians",
+    "result.backend": "Backend",
+    "result.focal": "Focal length",
+    "result.focalSource": "from {source}",
+    "result.time": "Processing time",
+    "result.cached": "(cached)",
+    "result.download": "Download .ply",
+    "result.previewNote": "Made by the preview backend (not SHARP).",
+    "history.heading": "This session",
+    "history.empty": "Scenes you make or open appear here.",
+    "history.open": "Open {name}",
+    "history.gone": "That scene is no longer on the server (the cache dropped it). Generate it again.",
+    "open.heading": "View an existing scene",
+    "open.button": "Open a .ply or .spz file…",
+    "open.hint": "Viewed locally in the browser; nothing is uploaded.",
+    "viewer.empty": "Your 3D scene will appear here.",
+    "viewer.loading": "Loading scene…",
+    "viewer.canvasLabel":
+      "3D scene viewer. Drag to orbit, right-drag to pan, wheel to zoom. Keys: arrows pan, Shift+arrows orbit, + and − zoom, R reset, F fit, V fly mode.",
+    "viewer.toolbar": "Viewer controls",
+    "viewer.reset": "Reset view",
+    "viewer.resetTitle": "Back to the photo's own viewpoint (R)",
+    "viewer.fit": "Fit scene",
+    "viewer.fitTitle": "Frame the whole scene (F)",
+    "viewer.fly": "Fly mode",
+    "viewer.flyTitle": "WASD to move, Q/E down/up, drag or arrows to look, Shift for speed (V)",
+    "viewer.orbitMode": "Orbit mode",
+    "viewer.splatScale": "Splat size",
+    "viewer.fullscreen": "Fullscreen",
+    "viewer.exitFullscreen": "Exit fullscreen",
+    "viewer.helpOrbit": "Orbit: drag · Pan: right-drag or Shift+drag · Zoom: wheel or pinch · Keys: R reset, F fit, V fly",
+    "viewer.helpFly": "Fly: W A S D move · Q/E down/up · drag or arrows look · Shift faster · V back to orbit",
+    "viewer.stats": "{count} Gaussians · {source}",
+    "error.notPhoto": "“{name}” is not a photo this service can read. Use a JPEG, PNG, WebP or HEIC image.",
+    "error.notScene": "“{name}” is not a .ply or .spz scene.",
+    "error.rejected": "The photo was rejected: {detail}",
+    "error.tooLarge": "The file is too large: {detail}",
+    "error.busy": "The service is busy or not ready. Please try again{retry}. ({detail})",
+    "error.retryIn": " in {seconds} s",
+    "error.rateLimited": "Too many requests. Please wait{retry} and try again.",
+    "error.auth": "The service needs an API key. Enter it under Settings. ({detail})",
+    "error.failed": "Generation failed: {detail}",
+    "error.timeout": "Generation took too long and was stopped: {detail}",
+    "error.network": "Cannot reach the service. Is it still running?",
+    "error.viewer": "The scene could not be displayed: {detail}",
+    "error.fovNeedsImage": "A field of view needs the image size, which the browser cannot read for this format. Give the focal length in pixels instead.",
+    "error.badNumber": "“{value}” is not a valid number for {field}.",
+    "error.dismiss": "Dismiss",
+    "source.photo": "from {name}",
+    "source.file": "file {name}",
+    "backend.sharp": "SHARP",
+    "backend.preview": "Preview",
+    "footer.offline": "Runs entirely on this machine: no page asset or request leaves it.",
+  },
+  zh: {
+    "app.title": "MLSharp 3D 生成器",
+    "app.tagline": "一张照片，生成 3D 高斯泼溅场景。",
+    "lang.label": "语言",
+    "status.checking": "正在连接…",
+    "status.ready": "{backend} · {device}",
+    "status.offline": "无法连接服务",
+    "banner.preview": "预览模式：未安装 SHARP 模型，生成的场景只是基于深度先验的照片近似，并非真正的 3D 重建。",
+    "banner.howto":
+      "获取真实模型：运行 `python app.py --download-model`（2.8 GB），或将 sharp_2572gikvuh.pt 放入 model_assets/ 目录，然后重启服务。",
+    "upload.heading": "照片",
+    "upload.drop": "将照片拖放到这里（JPEG、PNG、WebP、HEIC）——或拖入 .ply/.spz 场景直接查看",
+    "upload.choose": "选择照片…",
+    "upload.noPreview": "浏览器无法预览此格式，但服务端仍可读取。",
+    "upload.size": "{width} × {height} 像素",
+    "settings.heading": "设置（可选）",
+    "settings.focal": "焦距（像素）",
+    "settings.focalHint": "留空则从 EXIF 读取（或按 30 mm 镜头估计）。",
+    "settings.fov": "…或水平视场角（度）",
+    "settings.inputSize": "网络输入尺寸",
+    "settings.inputDefault": "服务默认值",
+    "settings.apiKey": "API 密钥（仅当服务要求时填写）",
+    "generate": "生成 3D 场景",
+    "generate.busy": "处理中…",
+    "cancel": "取消",
+    "stage.uploading": "正在上传",
+    "stage.queued": "排队等待中",
+    "stage.loading": "正在读取照片",
+    "stage.inference": "正在构建 3D 场景",
+    "stage.saving": "正在保存场景",
+    "stage.done": "完成",
+    "stage.error": "失败",
+    "stage.downloading": "正在将场景载入查看器",
+    "progress.elapsed": "{seconds} 秒",
+    "result.heading": "结果",
+    "result.gaussians": "高斯数量",
+    "result.backend": "后端",
+    "result.focal": "焦距",
+    "result.focalSource": "来源：{source}",
+    "result.time": "处理时间",
+    "result.cached": "（缓存）",
+    "result.download": "下载 .ply",
+    "result.previewNote": "由预览后端生成（非 SHARP）。",
+    "history.heading": "本次会话",
+    "history.empty": "你生成或打开的场景会显示在这里。",
+    "history.open": "打开 {name}",
+    "history.gone": "该场景已不在服务器上（已被缓存清除），请重新生成。",
+    "open.heading": "查看已有场景",
+    "open.button": "打开 .ply 或 .spz 文件…",
+    "open.hint": "在浏览器本地查看，不会上传。",
+    "viewer.empty": "生成的 3D 场景将显示在这里。",
+    "viewer.loading": "正在加载场景…",
+    "viewer.canvasLabel":
+      "3D 场景查看器。拖动旋转，右键拖动平移，滚轮缩放。按键：方向键平移，Shift+方向键旋转，+ 和 − 缩放，R 重置，F 适配，V 飞行模式。",
+    "viewer.toolbar": "查看器控制",
+    "viewer.reset": "重置视角",
+    "viewer.resetTitle": "回到照片本身的视角（R）",
+    "viewer.fit": "适配场景",
+    "viewer.fitTitle": "完整显示整个场景（F）",
+    "viewer.fly": "飞行模式",
+    "viewer.flyTitle": "WASD 移动，Q/E 下降/上升，拖动或方向键转向，Shift 加速（V）",
+    "viewer.orbitMode": "环绕模式",
+    "viewer.splatScale": "泼溅大小",
+    "viewer.fullscreen": "全屏",
+    "viewer.exitFullscreen": "退出全屏",
+    "viewer.helpOrbit": "旋转：拖动 · 平移：右键拖动或 Shift+拖动 · 缩放：滚轮或双指 · 按键：R 重置，F 适配，V 飞行",
+    "viewer.helpFly": "飞行：W A S D 移动 · Q/E 下降/上升 · 拖动或方向键转向 · Shift 加速 · V 返回环绕",
+    "viewer.stats": "{count} 个高斯 · {source}",
+    "error.notPhoto": "“{name}” 不是本服务可读取的照片。请使用 JPEG、PNG、WebP 或 HEIC 图像。",
+    "error.notScene": "“{name}” 不是 .ply 或 .spz 场景文件。",
+    "error.rejected": "照片被拒绝：{detail}",
+    "error.tooLarge": "文件太大：{detail}",
+    "error.busy": "服务繁忙或尚未就绪，请{retry}重试。（{detail}）",
+    "error.retryIn": " {seconds} 秒后",
+    "error.rateLimited": "请求过于频繁，请{retry}再试。",
+    "error.auth": "服务需要 API 密钥，请在“设置”中填写。（{detail}）",
+    "error.failed": "生成失败：{detail}",
+    "error.timeout": "生成超时，已被中止：{detail}",
+    "error.network": "无法连接服务，它是否仍在运行？",
+    "error.viewer": "无法显示该场景：{detail}",
+    "error.fovNeedsImage": "视场角需要图像尺寸，但浏览器无法读取此格式。请改为填写以像素为单位的焦距。",
+    "error.badNumber": "“{value}” 不是有效的{field}数值。",
+    "error.dismiss": "关闭",
+    "source.photo": "来自 {name}",
+    "source.file": "文件 {name}",
+    "backend.sharp": "SHARP",
+    "backend.preview": "预览",
+    "footer.offline": "完全在本机运行：页面资源和请求都不会离开这台机器。",
+  },
+};
+
+export const LANGUAGES = [
+  { code: "en", label: "English" },
+  { code: "zh", label: "中文" },
+];
+
+const STORAGE_KEY = "mlsharp.lang";
+let current = "en";
+const listeners = new Set();
+
+function initialLanguage() {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved && STRINGS[saved]) return saved;
+  } catch {
+    /* storage disabled: fall through to the browser's preference */
+  }
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+export function language() {
+  return current;
+}
+
+/** The string for key in the current language (English as fallback), with {name} filled in. */
+export function t(key, vars = {}) {
+  const template = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** Fill every data-i18n* attribute under root. */
+export function translate(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const [attr, name] of [
+    ["i18nTitle", "title"],
+    ["i18nAriaLabel", "aria-label"],
+    ["i18nPlaceholder", "placeholder"],
+  ]) {
+    const selector = `[data-${attr.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}]`;
+    for (const el of root.querySelectorAll(selector)) el.setAttribute(name, t(el.dataset[attr]));
+  }
+  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
+  document.title = t("app.title");
+}
+
+export function setLanguage(code) {
+  if (!STRINGS[code]) return;
+  current = code;
+  try {
+    localStorage.setItem(STORAGE_KEY, code);
+  } catch {
+    /* not persisted: fine */
+  }
+  translate();
+  for (const fn of listeners) fn(code);
+}
+
+export function onLanguageChange(fn) {
+  listeners.add(fn);
+}
+
+current = initialLanguage();

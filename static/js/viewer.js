@@ -1,0 +1,356 @@
+// The 3D view: three.js + Spark (vendored under static/vendor/, loaded through the import map).
+//
+// SHARP scenes use the OpenCV camera convention: x right, y down, z forward, the photo's camera
+// at the origin. The view therefore starts at the origin looking at +z with "up" = -y, with the
+// vertical field of view of the photo (2 atan(H / 2f)), widened only when the canvas is
+// narrower than the photo so the whole picture stays in frame: the first frame is the photo.
+//
+// Frames are drawn on demand (camera moves, sort results from Spark's worker, slider changes)
+// rather than continuously, which keeps laptops cool and software-rendered CI machines usable.
+// The state is published for people and tests: <html data-viewer-state="idle|loading|ready|error">
+// and window.__viewerState / window.__viewerInfo; "ready" means a frame with splats on screen.
+
+import * as THREE from "three";
+import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { SparkRenderer, SplatMesh, SplatFileType, dyno } from "@sparkjsdev/spark";
+
+const UP = new THREE.Vector3(0, -1, 0); // OpenCV: y points down, so "up" is -y
+const FORWARD = new THREE.Vector3(0, 0, 1);
+const BACKGROUND = new THREE.Color(0x14161b);
+const DEFAULT_FOV = 60;
+const SAMPLE_LIMIT = 200000; // centres kept for the scene's extent and depth
+const READY_TIMEOUT_MS = 120000;
+const LOOK_SPEED = 0.004; // radians per pixel dragged in fly mode
+const KEY_LOOK_SPEED = 1.2; // radians per second with arrow keys in fly mode
+
+function publishState(state, info) {
+  window.__viewerState = state;
+  document.documentElement.dataset.viewerState = state;
+  if (info) window.__viewerInfo = { ...(window.__viewerInfo || {}), ...info };
+}
+
+function quantile(sorted, q) {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
+}
+
+export class SceneViewer {
+  constructor(canvas, { onStatus } = {}) {
+    this.canvas = canvas;
+    this.onStatus = onStatus || (() => {});
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false });
+    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this.scene = new THREE.Scene();
+    this.scene.background = BACKGROUND;
+    this.camera = new THREE.PerspectiveCamera(DEFAULT_FOV, 1, 0.01, 5000);
+    this.camera.up.copy(UP); // before OrbitControls: it takes its orbit axis from camera.up
+    this.spark = new SparkRenderer({ renderer: this.renderer, onDirty: () => this.requestRender() });
+    this.scene.add(this.spark);
+
+    this.orbit = new OrbitControls(this.camera, canvas);
+    this.orbit.enableDamping = true;
+    this.orbit.dampingFactor = 0.12;
+    this.orbit.listenToKeyEvents(canvas); // arrows pan, Shift/Ctrl+arrows orbit
+    this.orbit.addEventListener("change", () => this.requestRender());
+
+    this.splatScale = dyno.dynoFloat(1.0);
+    this.mesh = null;
+    this.photo = null; // {fPx, width, height} of the source photo, when known
+    this.pivotDepth = 2;
+    this.bounds = null;
+    this.flying = false;
+    this.keys = new Set();
+    this.pendingFrames = 0;
+    this.rafId = 0;
+    this.lastTick = 0;
+    this.loadToken = 0;
+    this.firstFrame = null;
+
+    this.installFlyControls();
+    new ResizeObserver(() => this.resize()).observe(canvas.parentElement);
+    this.resize();
+    publishState("idle", { numSplats: 0 });
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  /** No frame scheduled: what is on screen is final (until the next input or sort result). */
+  get idle() {
+    return !this.rafId && !this.firstFrame;
+  }
+
+  requestRender(frames = 2) {
+    this.pendingFrames = Math.max(this.pendingFrames, frames);
+    if (!this.rafId) this.rafId = requestAnimationFrame((now) => this.tick(now));
+  }
+
+  tick(now) {
+    this.rafId = 0;
+    const dt = this.lastTick ? Math.min(0.1, (now - this.lastTick) / 1000) : 0;
+    this.lastTick = now;
+    const moving = this.flying ? this.updateFly(dt) : this.orbit.update();
+    this.renderer.render(this.scene, this.camera);
+    if (this.firstFrame) this.checkFirstFrame();
+    this.pendingFrames = Math.max(0, this.pendingFrames - 1);
+    if (this.pendingFrames > 0 || moving || this.firstFrame) {
+      this.rafId = requestAnimationFrame((t) => this.tick(t));
+    } else {
+      this.lastTick = 0;
+    }
+  }
+
+  /** Right after a draw (same task, so the drawing buffer is intact): are splats on screen? */
+  checkFirstFrame() {
+    const gl = this.renderer.getContext();
+    const w = gl.drawingBufferWidth;
+    const h = gl.drawingBufferHeight;
+    const pixels = new Uint8Array(w * h * 4);
+    gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    const bg = [BACKGROUND.r, BACKGROUND.g, BACKGROUND.b].map((c) => Math.round(c * 255));
+    let lit = 0;
+    for (let i = 0; i < pixels.length; i += 16) { // every 4th pixel is plenty
+      if (Math.abs(pixels[i] - bg[0]) + Math.abs(pixels[i + 1] - bg[1]) + Math.abs(pixels[i + 2] - bg[2]) > 24) lit++;
+    }
+    const { resolve, started } = this.firstFrame;
+    const timedOut = performance.now() - started > READY_TIMEOUT_MS;
+    if (lit > (w * h) / 4 / 1000 || timedOut) {
+      this.firstFrame = null;
+      resolve({ blank: lit === 0, firstFrameAt: performance.now() });
+    }
+  }
+
+  resize() {
+    const parent = this.canvas.parentElement;
+    const width = Math.max(1, parent.clientWidth);
+    const height = Math.max(1, parent.clientHeight);
+    this.renderer.setSize(width, height, false);
+    this.camera.aspect = width / height;
+    this.applyFov();
+    this.requestRender();
+  }
+
+  /** The photo's vertical FOV, widened when the canvas is narrower than the photo ("contain"). */
+  applyFov() {
+    if (this.photo) {
+      const halfH = this.photo.height / (2 * this.photo.fPx);
+      const halfW = this.photo.width / (2 * this.photo.fPx);
+      const tanHalf = Math.max(halfH, halfW / this.camera.aspect);
+      this.camera.fov = THREE.MathUtils.radToDeg(2 * Math.atan(tanHalf));
+    } else {
+      this.camera.fov = DEFAULT_FOV;
+    }
+    this.camera.updateProjectionMatrix();
+  }
+
+  // ------------------------------------------------------------------ loading
+
+  /**
+   * Show a scene. bytes: the .ply or .spz file; camera: {fPx, width, height} of its photo, or
+   * null for a scene of unknown origin (then the view frames the whole scene).
+   * Resolves with timings once splats are on screen.
+   */
+  async load({ bytes, fileName, camera, source }) {
+    const token = ++this.loadToken;
+    const t0 = performance.now();
+    publishState("loading", { source, numSplats: 0 });
+    this.onStatus("loading");
+    if (this.mesh) {
+      this.scene.remove(this.mesh);
+      this.mesh.dispose();
+      this.mesh = null;
+    }
+    const fileType = /\.spz$/i.test(fileName) ? SplatFileType.SPZ : SplatFileType.PLY;
+    let mesh;
+    try {
+      mesh = new SplatMesh({ fileBytes: bytes, fileName, fileType });
+      await mesh.initialized;
+    } catch (err) {
+      if (token === this.loadToken) {
+        publishState("error", { error: String(err?.message || err) });
+        this.onStatus("error");
+      }
+      throw err;
+    }
+    if (token !== this.loadToken) {
+      mesh.dispose();
+      return null; // a newer load started meanwhile
+    }
+    const t1 = performance.now();
+    this.mesh = mesh;
+    this.installSplatScale(mesh);
+    this.scene.add(mesh);
+    this.measureScene(mesh);
+    this.photo = camera && camera.fPx > 0 ? camera : null;
+    if (this.photo) this.resetView();
+    else this.fitScene(true);
+
+    const frame = await new Promise((resolve) => {
+      this.firstFrame = { resolve, started: performance.now() };
+      this.requestRender();
+    });
+    if (token !== this.loadToken) return null;
+    const numSplats = mesh.packedSplats?.numSplats ?? this.sampleCount;
+    const timings = {
+      parseMs: Math.round(t1 - t0),
+      firstFrameMs: Math.round(frame.firstFrameAt - t1),
+      totalMs: Math.round(frame.firstFrameAt - t0),
+    };
+    publishState("ready", { source, numSplats, blank: frame.blank, ...timings });
+    this.onStatus("ready", { numSplats, ...timings });
+    return { numSplats, ...timings };
+  }
+
+  /** The splat-size slider: one shader uniform multiplying every Gaussian's scales. */
+  installSplatScale(mesh) {
+    const scaleUniform = this.splatScale;
+    mesh.objectModifier = dyno.dynoBlock({ gsplat: dyno.Gsplat }, { gsplat: dyno.Gsplat }, ({ gsplat }) => {
+      const { scales } = dyno.splitGsplat(gsplat).outputs;
+      return { gsplat: dyno.combineGsplat({ gsplat, scales: dyno.mul(scales, scaleUniform) }) };
+    });
+    mesh.updateGenerator();
+  }
+
+  setSplatScale(value) {
+    this.splatScale.value = value;
+    if (this.mesh) this.mesh.updateVersion();
+    this.requestRender();
+  }
+
+  /** Robust extent (2nd..98th percentile of the centres) and a typical depth to orbit around. */
+  measureScene(mesh) {
+    const total = mesh.packedSplats?.numSplats ?? 0;
+    const stride = Math.max(1, Math.ceil(total / SAMPLE_LIMIT));
+    const xs = [], ys = [], zs = [];
+    let seen = 0;
+    mesh.forEachSplat((index, center) => {
+      seen++;
+      if (index % stride !== 0) return;
+      xs.push(center.x); ys.push(center.y); zs.push(center.z);
+    });
+    this.sampleCount = seen;
+    const sort = (a) => Float64Array.from(a).sort();
+    const [sx, sy, sz] = [sort(xs), sort(ys), sort(zs)];
+    const lo = new THREE.Vector3(quantile(sx, 0.02), quantile(sy, 0.02), quantile(sz, 0.02));
+    const hi = new THREE.Vector3(quantile(sx, 0.98), quantile(sy, 0.98), quantile(sz, 0.98));
+    this.bounds = new THREE.Box3(lo, hi);
+    const ahead = sz.filter((z) => z > 0);
+    this.pivotDepth = ahead.length ? Math.max(0.1, quantile(ahead, 0.5)) : Math.max(1, hi.distanceTo(lo) / 2);
+  }
+
+  // ------------------------------------------------------------------ camera commands
+
+  /** The photo's own viewpoint (or a framed view for scenes without a known photo). */
+  resetView() {
+    if (!this.photo) {
+      this.camera.position.set(0, 0, 0);
+      this.camera.lookAt(FORWARD);
+      this.fitScene(true);
+      return;
+    }
+    this.camera.position.set(0, 0, 0);
+    this.camera.up.copy(UP);
+    this.camera.lookAt(FORWARD);
+    this.applyFov();
+    this.orbit.target.set(0, 0, this.pivotDepth);
+    this.orbit.update();
+    this.requestRender();
+  }
+
+  /** Frame the robust bounds of the scene, keeping the current viewing direction. */
+  fitScene(fromPhotoDirection = false) {
+    if (!this.bounds) return;
+    this.applyFov();
+    const center = this.bounds.getCenter(new THREE.Vector3());
+    const radius = Math.max(1e-3, this.bounds.getSize(new THREE.Vector3()).length() / 2);
+    const direction = fromPhotoDirection ? FORWARD.clone() : this.camera.getWorldDirection(new THREE.Vector3());
+    const vFov = THREE.MathUtils.degToRad(this.camera.fov);
+    const hFov = 2 * Math.atan(Math.tan(vFov / 2) * this.camera.aspect);
+    const distance = radius / Math.sin(Math.min(vFov, hFov) / 2);
+    this.camera.position.copy(center).addScaledVector(direction, -distance);
+    this.camera.up.copy(UP);
+    this.camera.lookAt(center);
+    this.orbit.target.copy(center);
+    this.orbit.update();
+    this.requestRender();
+  }
+
+  zoom(factor) {
+    const offset = this.camera.position.clone().sub(this.orbit.target).multiplyScalar(factor);
+    this.camera.position.copy(this.orbit.target).add(offset);
+    this.orbit.update();
+    this.requestRender();
+  }
+
+  // ------------------------------------------------------------------ fly mode (WASD + mouse)
+
+  setFlying(on) {
+    this.flying = on;
+    this.orbit.enabled = !on;
+    this.keys.clear();
+    if (!on) {
+      // Orbit around the point straight ahead, at the scene's typical depth.
+      const ahead = this.camera.getWorldDirection(new THREE.Vector3());
+      this.orbit.target.copy(this.camera.position).addScaledVector(ahead, this.pivotDepth);
+      this.orbit.update();
+    }
+    this.requestRender();
+  }
+
+  installFlyControls() {
+    let dragging = null;
+    this.canvas.addEventListener("pointerdown", (e) => {
+      this.canvas.focus({ preventScroll: true });
+      if (!this.flying || e.button !== 0) return;
+      dragging = { x: e.clientX, y: e.clientY };
+      this.canvas.setPointerCapture(e.pointerId);
+    });
+    this.canvas.addEventListener("pointermove", (e) => {
+      if (!dragging) return;
+      this.look(e.clientX - dragging.x, e.clientY - dragging.y);
+      dragging = { x: e.clientX, y: e.clientY };
+    });
+    const stop = () => { dragging = null; };
+    this.canvas.addEventListener("pointerup", stop);
+    this.canvas.addEventListener("pointercancel", stop);
+    this.canvas.addEventListener("keydown", (e) => {
+      if (!this.flying || e.ctrlKey || e.metaKey || e.altKey) return;
+      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      if ("wasdqe".includes(key) || key.startsWith("Arrow") || key === "Shift") {
+        this.keys.add(key);
+        e.preventDefault();
+        this.requestRender();
+      }
+    });
+    this.canvas.addEventListener("keyup", (e) => {
+      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      this.keys.delete(key);
+    });
+    this.canvas.addEventListener("blur", () => this.keys.clear());
+  }
+
+  /** Yaw about the world's vertical, pitch about the camera's right axis (clamped near the poles). */
+  look(dx, dy) {
+    this.camera.rotateOnWorldAxis(UP, -dx * LOOK_SPEED);
+    const forward = this.camera.getWorldDirection(new THREE.Vector3());
+    const pitch = Math.asin(THREE.MathUtils.clamp(forward.dot(UP), -1, 1));
+    const next = THREE.MathUtils.clamp(pitch - dy * LOOK_SPEED, -1.45, 1.45);
+    this.camera.rotateX(next - pitch);
+    this.requestRender();
+  }
+
+  updateFly(dt) {
+    if (!this.keys.size) return false;
+    const k = this.keys;
+    const speed = this.pivotDepth * 0.5 * (k.has("Shift") ? 4 : 1) * dt;
+    const move = new THREE.Vector3(
+      (k.has("d") ? 1 : 0) - (k.has("a") ? 1 : 0),
+      (k.has("e") ? 1 : 0) - (k.has("q") ? 1 : 0),
+      (k.has("s") ? 1 : 0) - (k.has("w") ? 1 : 0),
+    );
+    if (move.lengthSq() > 0) this.camera.translateOnAxis(move.normalize(), speed);
+    const yaw = (k.has("ArrowRight") ? 1 : 0) - (k.has("ArrowLeft") ? 1 : 0);
+    const pitch = (k.has("ArrowDown") ? 1 : 0) - (k.has("ArrowUp") ? 1 : 0);
+    if (yaw || pitch) this.look((yaw * KEY_LOOK_SPEED * dt) / LOOK_SPEED, (pitch * KEY_LOOK_SPEED * dt) / LOOK_SPEED);
+    return true;
+  }
+}

@@ -1,0 +1,197 @@
+"""Helpers for the browser tests: the real service in a subprocess, headless Chromium, pixels.
+
+A module with a unique name (not ``helpers``) so pytest's rootdir-relative imports cannot mix it
+up with another test folder's helpers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BACKGROUND = (0x14, 0x16, 0x1B)  # the viewer's clear colour (static/js/viewer.js)
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--use-angle=swiftshader",  # WebGL2 in software: no GPU on CI machines
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_paths() -> tuple[str, str] | str:
+    """(chromium, chromedriver), or the reason they cannot be used."""
+    browser = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and os.path.exists(p)), None)
+    driver = next((p for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver") if p and os.path.exists(p)), None)
+    if not browser or not driver:
+        missing = " and ".join(n for n, p in (("chromium", browser), ("chromedriver", driver)) if not p)
+        return f"{missing} not installed (Debian: apt-get install chromium chromium-driver; run_tests.sh does it as root)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    return browser, driver
+
+
+def make_driver(browser: str, driver: str, profile: Path, downloads: Path, size: tuple[int, int] = (1280, 860)):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    options.add_experimental_option("prefs", {
+        "download.default_directory": str(downloads),
+        "download.prompt_for_download": False,
+        "safebrowsing.enabled": False,
+    })
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def shapes_photo(path: Path, width: int = 640, height: int = 480) -> Path:
+    """A photo with unmistakable structure: sky gradient, ground, red disc, yellow triangle, blue square."""
+    ys = np.linspace(0.0, 1.0, height)[:, None]
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[..., 0] = (90 + 60 * ys).astype(np.uint8)
+    pixels[..., 1] = (150 + 60 * ys).astype(np.uint8)
+    pixels[..., 2] = 235
+    pixels[height * 2 // 3:] = (60, 150, 60)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    s = width / 640
+    draw.ellipse([80 * s, 120 * s, 240 * s, 280 * s], fill=(220, 40, 40))
+    draw.rectangle([380 * s, 180 * s, 560 * s, 360 * s], fill=(40, 60, 200))
+    draw.polygon([(320 * s, 60 * s), (400 * s, 170 * s), (240 * s, 170 * s)], fill=(250, 220, 30))
+    image.save(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_service(root: Path, deadline_s: float = 90.0) -> Iterator[str]:
+    """``python app.py`` on a free port with every file under ``root`` and the preview backend."""
+    import httpx
+
+    config = {
+        "browser": {"open": False},
+        "logging": {"file": False, "dir": str(root / "logs"), "level": "WARNING"},
+        "cache": {"dir": str(root / "cache")},
+        "model": {"temp_dir": str(root / "tmp"), "backend": "preview", "checkpoint": str(root / "absent.pt")},
+        "inference": {"input_size": [512, 512]},  # ~22k Gaussians for a 640x480 photo: quick in software GL
+    }
+    config_path = root / "config.json"
+    config_path.write_text(json.dumps(config))
+    port = free_port()
+    log = open(root / "service.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--no-browser", "--port", str(port), "-c", str(config_path)],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        end = time.monotonic() + deadline_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited with {proc.returncode}: {(root / 'service.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(base + "api/health", timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > end:
+                raise RuntimeError(f"service not ready after {deadline_s} s")
+            time.sleep(0.2)  # polling interval while the server starts, bounded by the deadline
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def wait_idle(driver, deadline_s: float = 120.0) -> None:
+    """Until the viewer has drawn its last scheduled frame, seen twice in a row.
+
+    Software WebGL can take seconds per frame; a screenshot taken while frames are queued can
+    stall Chromium's renderer past chromedriver's 10 s limit, and would show a stale frame anyway.
+    """
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    streak = {"n": 0}
+
+    def settled(d) -> bool:
+        idle = d.execute_script("return Boolean(window.__mlsharpViewer && window.__mlsharpViewer.idle)")
+        streak["n"] = streak["n"] + 1 if idle else 0
+        return streak["n"] >= 3
+
+    WebDriverWait(driver, deadline_s, poll_frequency=0.25).until(settled)
+
+
+def element_image(element) -> Image.Image:
+    return Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+
+
+def lit_fraction(image: Image.Image, background=BACKGROUND, tolerance: int = 24) -> float:
+    """Share of pixels that differ from the viewer's background colour."""
+    pixels = np.asarray(image, dtype=np.int16)
+    distance = np.abs(pixels - np.array(background, dtype=np.int16)).sum(axis=-1)
+    return float((distance > tolerance).mean())
+
+
+def photo_area(canvas: Image.Image, photo_w: int, photo_h: int) -> Image.Image:
+    """Where the photo appears in the first frame: centred, fitted inside the canvas ("contain")."""
+    cw, ch = canvas.size
+    scale = min(cw / photo_w, ch / photo_h)
+    w, h = photo_w * scale, photo_h * scale
+    left, top = (cw - w) / 2, (ch - h) / 2
+    return canvas.crop((round(left), round(top), round(left + w), round(top + h)))
+
+
+def mean_abs_diff(a: Image.Image, b: Image.Image, size: tuple[int, int] = (64, 48)) -> float:
+    pa = np.asarray(a.convert("RGB").resize(size, Image.BILINEAR), dtype=np.float32)
+    pb = np.asarray(b.convert("RGB").resize(size, Image.BILINEAR), dtype=np.float32)
+    return float(np.abs(pa - pb).mean())
+
+
+def wait_for_file(folder: Path, suffix: str, deadline_s: float = 30.0) -> Path:
+    """The first finished download in ``folder`` ending in ``suffix`` (Chromium writes .crdownload first)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        done = [p for p in folder.glob(f"*{suffix}") if p.is_file()]
+        if done and not list(folder.glob("*.crdownload")):
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no {suffix} file appeared in {folder} within {deadline_s} s")

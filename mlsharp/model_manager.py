@@ -147,13 +147,14 @@ class ModelManager:
         tune = self.config.auto_tune
         assert self.pool is not None
         result = await self.pool.run(
-            auto_tune, tune.test_size, self.config.inference.side, tune.warmup_runs, tune.test_runs
+            auto_tune, tune.test_size, self.config.inference.side, tune.warmup_runs, tune.test_runs,
+            str(self.config.path(self.config.cache.dir) / "autotune.json"),
         )
         self.status.auto_tune = result
         logger.info(
-            "auto-tune: {} backend, {}x{} test photo at input {}: mean {:.3f} s, best {:.3f} s over {} runs",
-            self.spec.name, tune.test_size, tune.test_size, result["input_size"], result["mean_s"],
-            result["min_s"], result["runs"],
+            "auto-tune: {} backend, {}x{} test photo at input {}: chose {} ({}), mean {:.3f} s over {} runs",
+            self.spec.name, tune.test_size, tune.test_size, result["input_size"], result.get("choice"),
+            "remembered" if result.get("from_cache") else "measured", result["mean_s"] or 0.0, result["runs"],
         )
 
     def _announce(self) -> None:

@@ -28,6 +28,7 @@ _load_error: str | None = None
 _load_seconds: float = 0.0
 _progress: Any = None  # sending end of a multiprocessing pipe, or None
 _current_token: str | None = None
+_gpu: Any = None  # the worker's GPUManager (None for the preview backend)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class WorkerResult:
 
 
 def init_worker(spec: BackendSpec, progress: Any = None) -> None:
-    global _backend, _spec, _load_error, _load_seconds, _progress
+    global _backend, _spec, _load_error, _load_seconds, _progress, _gpu
     # Ctrl+C in a terminal reaches the whole process group; the server decides when workers stop
     # (it finishes or cancels their task, then shuts them down), so they ignore it themselves.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -57,7 +58,7 @@ def init_worker(spec: BackendSpec, progress: Any = None) -> None:
         if not spec.is_preview:
             from mlsharp.gpu import make_gpu_manager
 
-            make_gpu_manager(spec.mode, spec.amp, spec.cudnn_benchmark)  # applies cuDNN/AMP settings
+            _gpu = make_gpu_manager(spec.mode, spec.amp, spec.cudnn_benchmark)  # applies cuDNN/AMP settings
         _backend = load_backend(spec)
     except Exception as exc:  # noqa: BLE001 - reported through ping() / run_task()
         _backend = None
@@ -133,23 +134,70 @@ def synthetic_photo(side: int) -> np.ndarray:
     return np.clip(np.stack([red, green, blue], axis=-1), 0, 255).astype(np.uint8)
 
 
-def auto_tune(test_size: int, input_size: int, warmup_runs: int, test_runs: int) -> dict:
-    """Untimed warm-up runs (cuDNN autotuning, allocator growth), then timed runs; returns seconds."""
+def _set_precision(precision: str) -> None:
+    """Switch the loaded SHARP network's autocast dtype in place (no reload)."""
+    from sharpnet.fast_paths import AMP_DTYPES
+
+    model = getattr(getattr(_backend, "predictor", None), "model", None)
+    if model is not None:
+        model.amp_dtype = AMP_DTYPES[precision]
+
+
+def auto_tune(
+    test_size: int, input_size: int, warmup_runs: int, test_runs: int, cache_path: str | None = None
+) -> dict:
+    """Benchmark the applicable switch combinations on a synthetic photo and keep the fastest whose
+    Gaussians stay within tolerance of float32 (see mlsharp.autotune); the choice is remembered per
+    device + driver + torch in ``cache_path`` and re-applied here. Preview: times the backend as is.
+    """
+    from mlsharp.autotune import Candidate, TuneCache, auto_tune as run_auto_tune, standard_candidates
+
     backend = _require_backend()
     rgb = synthetic_photo(test_size)
     f_px = float(test_size)
-    for _ in range(warmup_runs):
-        backend.predict(rgb, f_px, input_size)
-    times = []
-    for _ in range(test_runs):
-        start = time.perf_counter()
-        backend.predict(rgb, f_px, input_size)
-        times.append(time.perf_counter() - start)
+    gpu = _gpu
+    if gpu is None:
+        candidates = [Candidate("baseline")]
+        key = {"backend": backend.name, "test_size": test_size}
+    else:
+        candidates = standard_candidates(**{**gpu.tuning_capabilities(), "compile": False})
+        key = {**gpu.tuning_key(), "model": getattr(backend, "model_id", backend.name),
+               "test_size": test_size, "input_size": input_size}
+
+    def configure(candidate: Candidate) -> None:
+        if gpu is None:
+            return
+        tuned = gpu.with_options(amp=candidate.amp, tf32=candidate.tf32,
+                                 cudnn_benchmark=candidate.cudnn_benchmark)
+        tuned.apply()
+        _set_precision(tuned.precision)
+
+    def run(candidate: Candidate):
+        configure(candidate)
+        return backend.predict(rgb, f_px, input_size)
+
+    def close(a, b) -> bool:
+        # Compare geometry relative to scene depth; colours and opacities absolutely.
+        depth = float(np.abs(b.mean_vectors[:, 2]).max()) or 1.0
+        return (
+            float(np.abs(a.mean_vectors - b.mean_vectors).max()) <= 5e-2 * depth
+            and float(np.abs(a.colors - b.colors).max()) <= 1e-2
+            and float(np.abs(a.opacities - b.opacities).max()) <= 1e-2
+        )
+
+    result = run_auto_tune(
+        candidates, run, warmup_runs=warmup_runs, test_runs=test_runs, close=close,
+        synchronize=gpu.synchronize if gpu is not None else (lambda: None),
+        cache=TuneCache(Path(cache_path)) if cache_path else None, key=key,
+    )
+    configure(result.choice)
+    chosen = next((m for m in result.measurements if m.name == result.choice.name), None)
     return {
+        **result.to_dict(),
         "test_size": test_size,
         "input_size": input_size,
         "runs": test_runs,
-        "mean_s": float(np.mean(times)),
-        "min_s": float(np.min(times)),
+        "mean_s": chosen.mean_s if chosen else None,
+        "min_s": min(chosen.times) if chosen and chosen.times else None,
         "pid": os.getpid(),
     }

@@ -1,0 +1,74 @@
+"""The worker's start-up auto-tune: candidates from the GPU manager, outputs checked against fp32."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from mlsharp import worker
+from sharpnet.gaussians import Gaussians
+
+
+class FakeTuned:
+    def __init__(self, log, amp, tf32, cudnn_benchmark):
+        self.log, self.precision = log, "bf16" if amp else "fp32"
+        self.switches = (amp, tf32, cudnn_benchmark)
+
+    def apply(self):
+        self.log.append(self.switches)
+
+
+class FakeGPU:
+    def __init__(self):
+        self.applied = []
+
+    def tuning_capabilities(self):
+        return {"amp": True, "tf32": True, "cudnn_benchmark": True, "compile": True}
+
+    def tuning_key(self):
+        return {"device": "fake-gpu", "driver": "1", "torch": "x"}
+
+    def with_options(self, amp, tf32, cudnn_benchmark):
+        return FakeTuned(self.applied, amp, tf32, cudnn_benchmark)
+
+    def synchronize(self):
+        pass
+
+
+class FakeBackend:
+    """Its colours go wrong under AMP, so auto-tune must never pick an AMP candidate."""
+
+    name = "sharp"
+    model_id = "fake"
+
+    def __init__(self, gpu):
+        self.gpu = gpu
+
+    def predict(self, rgb, f_px, input_size):
+        amp = bool(self.gpu.applied and self.gpu.applied[-1][0])
+        n = 16
+        return Gaussians(
+            mean_vectors=np.tile([0.0, 0.0, 5.0], (n, 1)).astype(np.float32),
+            singular_values=np.full((n, 3), 0.1, np.float32),
+            quaternions=np.tile([1.0, 0, 0, 0], (n, 1)).astype(np.float32),
+            colors=np.full((n, 3), 0.9 if amp else 0.5, np.float32),
+            opacities=np.full(n, 0.5, np.float32),
+        )
+
+
+def test_auto_tune_keeps_only_candidates_within_tolerance_and_remembers(tmp_path, monkeypatch):
+    gpu = FakeGPU()
+    monkeypatch.setattr(worker, "_gpu", gpu)
+    monkeypatch.setattr(worker, "_backend", FakeBackend(gpu))
+    cache = tmp_path / "autotune.json"
+    result = worker.auto_tune(32, 512, warmup_runs=1, test_runs=2, cache_path=str(cache))
+    names = {m["name"] for m in result["candidates"]}
+    assert {"baseline", "amp", "tf32", "cudnn"} <= names and "compile" not in names
+    assert "amp" not in result["choice"] and result["choice"] != "all"
+    rejected = {m["name"] for m in result["candidates"] if not m["within_tolerance"]}
+    assert "amp" in rejected
+    assert gpu.applied[-1][0] is False  # the chosen (non-AMP) switches were applied last
+    assert cache.is_file() and json.loads(cache.read_text())
+    again = worker.auto_tune(32, 512, warmup_runs=1, test_runs=2, cache_path=str(cache))
+    assert again["from_cache"] is True and again["choice"] == result["choice"]

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--config", type=Path, metavar="PATH",
                         help="config file (.yaml, .yml or .json); default: config.yaml beside app.py")
     parser.add_argument("-m", "--mode", choices=MODES, default=None,
-                        help="compute device: auto (default), gpu (any), cpu, nvidia, amd")
+                        help="compute device: auto (default), gpu (any), cpu, nvidia, amd, intel, mps/apple")
     parser.add_argument("-p", "--port", type=int, default=None, help="TCP port (default 8000)")
     parser.add_argument("--host", default=None,
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")

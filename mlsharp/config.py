@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config.yaml"
 CHECKPOINT_NAME = "sharp_2572gikvuh.pt"
 CHECKPOINT_URL = "https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt"
-MODES = ("auto", "gpu", "cpu", "nvidia", "amd")
+MODES = ("auto", "gpu", "cpu", "nvidia", "amd", "intel", "mps", "apple")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 MAX_SANE_INPUT_SIZE = 16384
 
@@ -180,7 +180,7 @@ class SecurityConfig:
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
-    mode: str = _opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd", choices=MODES)
+    mode: str = _opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd, intel, mps/apple", choices=MODES)
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from mlsharp import __version__
-from mlsharp.config import CHECKPOINT_NAME, MODES
+from mlsharp.config import CHECKPOINT_NAME, LOG_LEVELS, MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,15 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clear-cache", action="store_true",
                         help="empty the result cache at start")
     parser.add_argument("--enable-auto-tune", action="store_true", default=None,
-                        help="time warm-up predictions at start (settings under auto_tune)")
+                        help="benchmark precision/TF32/cuDNN combinations at start, keep the fastest within "
+                             "tolerance of fp32 (settings under auto_tune)")
     parser.add_argument("--gradient-checkpointing", action="store_true", default=None,
                         help="run the encoder in batches to lower peak memory (slower)")
     parser.add_argument("--checkpoint-segments", type=int, default=None, metavar="N",
                         help="number of batches for --gradient-checkpointing (default 5)")
     parser.add_argument("--download-model", action="store_true",
-                        help=f"download SHARP's checkpoint into model_assets/{CHECKPOINT_NAME}, then exit")
+                        help=f"download SHARP's checkpoint to model.checkpoint (default model_assets/{CHECKPOINT_NAME}), "
+                             "then exit")
     parser.add_argument("--log-level", default=None, type=str.upper,
-                        help="log level (TRACE, DEBUG, INFO, WARNING, ERROR); default INFO")
+                        help=f"log level ({', '.join(LOG_LEVELS)}); default INFO")
     return parser
 
 

@@ -146,7 +146,11 @@ class PerformanceConfig:
 
 @dataclass(frozen=True)
 class AutoTuneConfig:
-    enabled: bool = _opt(False, "time warm-up predictions at start (and let cuDNN pick kernels)")
+    enabled: bool = _opt(
+        False,
+        "benchmark precision/TF32/cuDNN combinations at start and keep the fastest within tolerance of fp32 "
+        "(remembered per device)",
+    )
     test_size: int = _opt(512, "side of the synthetic test photo", min=16, max=8192)
     warmup_runs: int = _opt(1, "untimed runs first", min=0, max=100)
     test_runs: int = _opt(3, "timed runs", min=1, max=100)

@@ -19,7 +19,7 @@ class _FallbackDeviceUnavailableError(RuntimeError):
 class _CpuOnlyManager:
     """Minimal GPUManager look-alike: runs everything on the CPU, reports no GPU readings."""
 
-    def __init__(self, mode: str = "auto", amp: bool = True, cudnn_benchmark: bool = True) -> None:
+    def __init__(self, mode: str = "auto", amp: bool = True, cudnn_benchmark: bool = True, tf32: bool = True) -> None:
         if mode not in ("auto", "cpu"):
             raise _FallbackDeviceUnavailableError(
                 f"--mode {mode}: GPU support is unavailable (gpu_utils could not be imported)"
@@ -53,11 +53,11 @@ except Exception as exc:  # noqa: BLE001 - any failure there must not take the s
     GPU_UTILS_ERROR = f"{type(exc).__name__}: {exc}"
 
 
-def make_gpu_manager(mode: str, amp: bool, cudnn_benchmark: bool) -> Any:
+def make_gpu_manager(mode: str, amp: bool, cudnn_benchmark: bool, tf32: bool = True) -> Any:
     """A GPUManager for ``mode``; raises DeviceUnavailableError when a forced device is absent."""
     if GPU_UTILS_ERROR is not None:
         logger.warning("gpu_utils unavailable ({}); running on the CPU", GPU_UTILS_ERROR)
-    return GPUManager(mode=mode, amp=amp, cudnn_benchmark=cudnn_benchmark)
+    return GPUManager(mode=mode, amp=amp, cudnn_benchmark=cudnn_benchmark, tf32=tf32)
 
 
 def device_string(manager: Any) -> str:

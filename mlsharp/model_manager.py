@@ -13,7 +13,7 @@ Decision (made in the server process, without importing torch for the preview):
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from mlsharp.backends import sharp as sharp_backend
 from mlsharp.backends.base import BackendSpec, BackendUnavailable
 from mlsharp.config import Config
 from mlsharp.pool import WorkerPool
-from mlsharp.worker import auto_tune
+from mlsharp.worker import apply_tuning, auto_tune
 
 HOW_TO_GET_MODEL = (
     "Download Apple's SHARP checkpoint (2.8 GB) with `python app.py --download-model`, then restart."
@@ -151,11 +151,36 @@ class ModelManager:
             str(self.config.path(self.config.cache.dir) / "autotune.json"),
         )
         self.status.auto_tune = result
+        await self._adopt_tuning(result)
         logger.info(
             "auto-tune: {} backend, {}x{} test photo at input {}: chose {} ({}), mean {:.3f} s over {} runs",
             self.spec.name, tune.test_size, tune.test_size, result["input_size"], result.get("choice"),
             "remembered" if result.get("from_cache") else "measured", result["mean_s"] or 0.0, result["runs"],
         )
+
+    async def _adopt_tuning(self, result: dict) -> None:
+        """Every worker, present and future, computes the way the tuning chose.
+
+        The tuning ran in one worker; the others are switched in place (no reload), workers started
+        later (after a crash or ``max_requests``) get the choice through the pool's spec, and the
+        cache identity follows the precision so results of another arithmetic are never reused.
+        """
+        spec = self.spec
+        if spec.is_preview or self.pool is None:
+            return
+        switches = result["switches"]
+        tuned = replace(spec, amp=bool(switches["amp"]), tf32=bool(switches["tf32"]),
+                        cudnn_benchmark=bool(switches["cudnn_benchmark"]), precision=result["precision"])
+        if tuned == spec:
+            return
+        if tuned.precision != spec.precision:
+            model_config = Path(spec.model_config) if spec.model_config else None
+            tuned = replace(tuned, identity=sharp_backend.identity(Path(spec.checkpoint), model_config,
+                                                                   tuned.precision))
+        self.pool.spec = tuned
+        await self.pool.broadcast(apply_tuning, switches)
+        self.spec = tuned
+        self.status.identity = tuned.identity
 
     def _announce(self) -> None:
         if self.status.preview:

@@ -227,14 +227,18 @@ class WorkerPool:
         async with self.slot() as slot:
             return await self.run_on(slot, fn, *args, **kwargs)
 
-    async def warm_up(self, timeout: float | None = None) -> list[dict]:
-        """Start every worker and load its backend; one :func:`mlsharp.worker.ping` report each."""
+    async def broadcast(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> list[Any]:
+        """Run ``fn(*args)`` once in every worker; one result each, in slot order."""
 
-        async def one(slot: _Slot) -> dict:
+        async def one(slot: _Slot) -> Any:
             async with self._exclusive(slot):
-                return await self.run_on(slot, ping, timeout=timeout)
+                return await self.run_on(slot, fn, *args, timeout=timeout)
 
         return list(await asyncio.gather(*(one(s) for s in self._slots)))
+
+    async def warm_up(self, timeout: float | None = None) -> list[dict]:
+        """Start every worker and load its backend; one :func:`mlsharp.worker.ping` report each."""
+        return await self.broadcast(ping, timeout=timeout)
 
     @asynccontextmanager
     async def _exclusive(self, wanted: _Slot) -> AsyncIterator[None]:

@@ -58,7 +58,7 @@ def init_worker(spec: BackendSpec, progress: Any = None) -> None:
         if not spec.is_preview:
             from mlsharp.gpu import make_gpu_manager
 
-            _gpu = make_gpu_manager(spec.mode, spec.amp, spec.cudnn_benchmark)  # applies cuDNN/AMP settings
+            _gpu = make_gpu_manager(spec.mode, spec.amp, spec.cudnn_benchmark, spec.tf32)  # applies the switches
         _backend = load_backend(spec)
     except Exception as exc:  # noqa: BLE001 - reported through ping() / run_task()
         _backend = None
@@ -143,6 +143,23 @@ def _set_precision(precision: str) -> None:
         model.amp_dtype = AMP_DTYPES[precision]
 
 
+def _apply_switches(amp: bool, tf32: bool, cudnn_benchmark: bool) -> str:
+    """Set this process's torch switches and the network's autocast; returns the precision in effect."""
+    if _gpu is None:
+        return "fp32"
+    tuned = _gpu.with_options(amp=amp, tf32=tf32, cudnn_benchmark=cudnn_benchmark)
+    tuned.apply()
+    _set_precision(tuned.precision)
+    return tuned.precision
+
+
+def apply_tuning(switches: dict) -> str:
+    """Bring this worker to the auto-tune's choice: the tuning ran in one worker, and every other
+    one must compute the same way (the cache key names the precision)."""
+    _require_backend()
+    return _apply_switches(bool(switches["amp"]), bool(switches["tf32"]), bool(switches["cudnn_benchmark"]))
+
+
 def auto_tune(
     test_size: int, input_size: int, warmup_runs: int, test_runs: int, cache_path: str | None = None
 ) -> dict:
@@ -164,13 +181,8 @@ def auto_tune(
         key = {**gpu.tuning_key(), "model": getattr(backend, "model_id", backend.name),
                "test_size": test_size, "input_size": input_size}
 
-    def configure(candidate: Candidate) -> None:
-        if gpu is None:
-            return
-        tuned = gpu.with_options(amp=candidate.amp, tf32=candidate.tf32,
-                                 cudnn_benchmark=candidate.cudnn_benchmark)
-        tuned.apply()
-        _set_precision(tuned.precision)
+    def configure(candidate: Candidate) -> str:
+        return _apply_switches(candidate.amp, candidate.tf32, candidate.cudnn_benchmark)
 
     def run(candidate: Candidate):
         configure(candidate)
@@ -190,13 +202,14 @@ def auto_tune(
         synchronize=gpu.synchronize if gpu is not None else (lambda: None),
         cache=TuneCache(Path(cache_path)) if cache_path else None, key=key,
     )
-    configure(result.choice)
+    precision = configure(result.choice)
     chosen = next((m for m in result.measurements if m.name == result.choice.name), None)
     return {
         **result.to_dict(),
         "test_size": test_size,
         "input_size": input_size,
         "runs": test_runs,
+        "precision": precision,
         "mean_s": chosen.mean_s if chosen else None,
         "min_s": min(chosen.times) if chosen and chosen.times else None,
         "pid": os.getpid(),

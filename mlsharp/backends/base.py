@@ -38,6 +38,7 @@ class BackendSpec:
     mode: str = "auto"
     amp: bool = True
     cudnn_benchmark: bool = True
+    tf32: bool = True
 
     @property
     def is_preview(self) -> bool:

@@ -72,3 +72,49 @@ def test_auto_tune_keeps_only_candidates_within_tolerance_and_remembers(tmp_path
     assert cache.is_file() and json.loads(cache.read_text())
     again = worker.auto_tune(32, 512, warmup_runs=1, test_runs=2, cache_path=str(cache))
     assert again["from_cache"] is True and again["choice"] == result["choice"]
+
+
+def test_apply_tuning_switches_a_worker_in_place(monkeypatch):
+    gpu = FakeGPU()
+    monkeypatch.setattr(worker, "_gpu", gpu)
+    monkeypatch.setattr(worker, "_backend", FakeBackend(gpu))
+    precision = worker.apply_tuning({"amp": True, "tf32": False, "cudnn_benchmark": True, "compile": False})
+    assert precision == "bf16" and gpu.applied[-1] == (True, False, True)
+
+
+class FakePool:
+    def __init__(self, spec):
+        self.spec, self.calls = spec, []
+
+    async def broadcast(self, fn, *args, timeout=None):
+        self.calls.append((fn, args))
+        return [None]
+
+
+def test_every_worker_and_the_cache_identity_follow_the_tuned_choice(tmp_path):
+    import asyncio
+    from dataclasses import replace
+
+    from mlsharp.backends.base import BackendSpec
+    from mlsharp.model_manager import ModelManager
+    from tests.mlsharp.svc_helpers import service_config
+
+    checkpoint = tmp_path / "weights.pt"
+    checkpoint.write_bytes(b"weights")
+    manager = ModelManager(service_config(tmp_path))
+    manager.spec = BackendSpec(name="sharp", identity="sharp-old", device="cuda", checkpoint=str(checkpoint),
+                               precision="bf16", amp=True, tf32=True, cudnn_benchmark=True)
+    manager.pool = FakePool(manager.spec)
+    switches = {"amp": False, "tf32": True, "cudnn_benchmark": True, "compile": False}
+    asyncio.run(manager._adopt_tuning({"switches": switches, "precision": "fp32"}))
+
+    assert manager.pool.calls == [(worker.apply_tuning, (switches,))]
+    assert manager.pool.spec is manager.spec  # workers started later get the choice too
+    assert manager.spec.amp is False and manager.spec.precision == "fp32"
+    assert manager.spec.identity not in ("sharp-old",) and manager.status.identity == manager.spec.identity
+
+    # Nothing to change: no broadcast, same identity.
+    before = replace(manager.spec)
+    manager.pool.calls.clear()
+    asyncio.run(manager._adopt_tuning({"switches": switches, "precision": "fp32"}))
+    assert manager.pool.calls == [] and manager.spec == before

@@ -177,19 +177,24 @@ export class SceneViewer {
     }
     const t1 = performance.now();
     this.mesh = mesh;
+    this.bounds = null;
     this.installSplatScale(mesh);
     this.scene.add(mesh);
-    this.measureScene(mesh);
     this.photo = camera && camera.fPx > 0 ? camera : null;
-    if (this.photo) this.resetView();
-    else this.fitScene(true);
+    if (this.photo) {
+      // The photo's camera needs no knowledge of the scene: show it first, measure afterwards.
+      this.pivotDepth = 2;
+      this.resetView();
+    } else {
+      this.fitScene(true); // measures the scene first
+    }
 
     const frame = await new Promise((resolve) => {
       this.firstFrame = { resolve, started: performance.now() };
       this.requestRender();
     });
     if (token !== this.loadToken) return null;
-    const numSplats = mesh.packedSplats?.numSplats ?? this.sampleCount;
+    const numSplats = mesh.packedSplats?.numSplats ?? 0;
     const timings = {
       parseMs: Math.round(t1 - t0),
       firstFrameMs: Math.round(frame.firstFrameAt - t1),
@@ -197,7 +202,23 @@ export class SceneViewer {
     };
     publishState("ready", { source, numSplats, blank: frame.blank, ...timings });
     this.onStatus("ready", { numSplats, ...timings });
+    setTimeout(() => {
+      if (token !== this.loadToken) return;
+      const atPhotoPose = this.photo && !this.flying && this.camera.position.lengthSq() === 0;
+      this.ensureMeasured();
+      if (atPhotoPose) {
+        this.orbit.target.set(0, 0, this.pivotDepth);
+        this.orbit.update();
+      }
+    }, 0);
     return { numSplats, ...timings };
+  }
+
+  ensureMeasured() {
+    if (this.bounds || !this.mesh) return;
+    const t = performance.now();
+    this.measureScene(this.mesh);
+    publishState(window.__viewerState, { measureMs: Math.round(performance.now() - t) });
   }
 
   /** The splat-size slider: one shader uniform multiplying every Gaussian's scales. */
@@ -221,13 +242,10 @@ export class SceneViewer {
     const total = mesh.packedSplats?.numSplats ?? 0;
     const stride = Math.max(1, Math.ceil(total / SAMPLE_LIMIT));
     const xs = [], ys = [], zs = [];
-    let seen = 0;
     mesh.forEachSplat((index, center) => {
-      seen++;
       if (index % stride !== 0) return;
       xs.push(center.x); ys.push(center.y); zs.push(center.z);
     });
-    this.sampleCount = seen;
     const sort = (a) => Float64Array.from(a).sort();
     const [sx, sy, sz] = [sort(xs), sort(ys), sort(zs)];
     const lo = new THREE.Vector3(quantile(sx, 0.02), quantile(sy, 0.02), quantile(sz, 0.02));
@@ -258,6 +276,7 @@ export class SceneViewer {
 
   /** Frame the robust bounds of the scene, keeping the current viewing direction. */
   fitScene(fromPhotoDirection = false) {
+    this.ensureMeasured();
     if (!this.bounds) return;
     this.applyFov();
     const center = this.bounds.getCenter(new THREE.Vector3());
@@ -284,6 +303,7 @@ export class SceneViewer {
   // ------------------------------------------------------------------ fly mode (WASD + mouse)
 
   setFlying(on) {
+    this.ensureMeasured(); // fly speed and the orbit pivot scale with the scene
     this.flying = on;
     this.orbit.enabled = !on;
     this.keys.clear();

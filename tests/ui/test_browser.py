@@ -170,8 +170,12 @@ def test_viewer_controls_keyboard_fly_and_splat_scale(browser, service, photo) -
     assert fly.get_attribute("aria-pressed") == "true"
     start = browser.execute_script(position)
     from selenium.webdriver.common.action_chains import ActionChains
-    ActionChains(browser).key_down("w", canvas).pause(0.6).key_up("w", canvas).perform()
-    WebDriverWait(browser, 10).until(lambda d: d.execute_script(position)[2] > start[2] + 1e-3)  # forward = +z
+    # Hold W until the camera has moved (a slow software-rendered frame must not end the press first).
+    ActionChains(browser).key_down("w", canvas).perform()
+    try:
+        WebDriverWait(browser, 20).until(lambda d: d.execute_script(position)[2] > start[2] + 1e-3)  # forward = +z
+    finally:
+        ActionChains(browser).key_up("w", canvas).perform()
     canvas.send_keys("v")
     assert fly.get_attribute("aria-pressed") == "false"
     canvas.send_keys("r")  # reset: back to the photo's viewpoint

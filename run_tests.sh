@@ -3,7 +3,8 @@
 #   ./run_tests.sh [pytest args...]
 # Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, and,
 # when running as root with apt-get available, Debian's chromium + chromium-driver for the
-# browser end-to-end test (which skips with a reason where they cannot be had).
+# browser end-to-end test and shellcheck for start.sh (those tests skip with a reason where
+# the packages cannot be had).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,13 +24,17 @@ fi
 echo "[setup] installing requirements"
 "$VPY" -m pip install -q -r requirements.txt -r requirements-dev.txt
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "[setup] installing chromium + chromium-driver for the browser test"
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-            || echo "[setup] chromium could not be installed; the browser test will skip"
+        echo "[setup] installing ${missing[*]} (browser test, launcher lint)"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+            || echo "[setup] ${missing[*]} could not be installed; the tests that need them will skip"
     else
-        echo "[setup] chromium not found and not root; the browser test will skip"
+        echo "[setup] ${missing[*]} not found and not root; the tests that need them will skip"
     fi
 fi
 

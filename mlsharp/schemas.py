@@ -15,6 +15,9 @@ class Timings(BaseModel):
     image_load: float = Field(description="Decoding the upload and hashing its pixels (s)")
     inference: float = Field(description="Running the backend (s); 0 on a cache hit")
     ply_save: float = Field(description="Writing the .ply (s); 0 on a cache hit")
+    forward: float | None = Field(
+        None, description="The network's forward pass alone, part of inference (s; sharp backend, not on a cache hit)"
+    )
     total: float = Field(description="Whole request, waiting included (s)")
 
 

@@ -340,6 +340,8 @@ class PredictionService:
             "ply_save": result.ply_save,
             "total": total,
         }
+        if result.forward is not None:
+            timings["forward"] = result.forward
         return self._response(stored.output_id, stored.meta, timings, cache_hit=False)
 
     @staticmethod

@@ -45,6 +45,7 @@ class WorkerResult:
     inference: float
     ply_save: float
     pid: int
+    forward: float | None = None  # the network's forward pass within ``inference`` (sharp only)
 
 
 def init_worker(spec: BackendSpec, progress: Any = None) -> None:
@@ -121,7 +122,7 @@ def run_task(task: WorkerTask) -> WorkerResult:
     height, width = task.rgb.shape[:2]
     save_ply(gaussians, task.f_px, width, height, Path(task.output_path))
     t2 = time.perf_counter()
-    return WorkerResult(len(gaussians), t1 - t0, t2 - t1, os.getpid())
+    return WorkerResult(len(gaussians), t1 - t0, t2 - t1, os.getpid(), getattr(backend, "last_forward_s", None))
 
 
 def synthetic_photo(side: int) -> np.ndarray:

@@ -74,6 +74,7 @@ class SharpBackend:
     def __init__(self, predictor: object) -> None:
         self.predictor = predictor
         self.model_id = getattr(predictor, "model_id", "unknown")
+        self.last_forward_s: float | None = None  # the network alone, for the overhead share
 
     @classmethod
     def load(cls, spec: BackendSpec) -> "SharpBackend":
@@ -101,4 +102,6 @@ class SharpBackend:
         return cls(predictor)
 
     def predict(self, rgb: np.ndarray, f_px: float, input_size: int) -> Gaussians:
-        return self.predictor.predict(rgb, f_px, input_size).gaussians
+        prediction = self.predictor.predict(rgb, f_px, input_size)
+        self.last_forward_s = prediction.timings.get("inference")
+        return prediction.gaussians

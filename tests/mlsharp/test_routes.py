@@ -100,7 +100,8 @@ def test_predict_then_download_a_valid_ply(client, photo_png):
     assert body["cache_hit"] is False
     assert (body["image_width"], body["image_height"]) == (96, 64)
     assert body["input_size"] == 512 and body["focal_source"] == "default"
-    assert set(body["timings"]) == {"image_load", "inference", "ply_save", "total"}
+    assert set(body["timings"]) == {"image_load", "inference", "ply_save", "total", "forward"}
+    assert body["timings"]["forward"] is None  # the preview has no network forward
     assert body["processing_time"] == body["timings"]["total"] > 0
     assert body["url"] == f"/api/outputs/{body['id']}.ply"
     assert body["viewer_url"] == f"/api/outputs/{body['id']}.spz"

@@ -27,10 +27,11 @@ def test_service_serves_the_sharp_backend(tiny_a_dir, tmp_path):
         body = response.json()
         assert body["backend"] == "sharp" and body["preview"] is False and body["message"] is None
         assert body["num_gaussians"] == 2 * 256 * 256 and body["input_size"] == 512
+        assert 0 < body["timings"]["forward"] <= body["timings"]["inference"]  # the network's share
         ply = PlyData.read(io.BytesIO(client.get(body["url"]).content))
         assert ply["vertex"].count == body["num_gaussians"]
         assert ply["intrinsic"]["intrinsic"][0] == 520.0
         again = client.post("/api/predict", files={"file": ("input.png", data, "image/png")},
                             data={"f_px": "520"}).json()
-        assert again["cache_hit"] is True and again["id"] == body["id"]
+        assert again["cache_hit"] is True and again["id"] == body["id"] and again["timings"]["forward"] is None
         print(f"tiny SHARP via the service: {body['timings']}")

@@ -1,17 +1,24 @@
 """Benchmark the full-size SHARP network (random weights) on this machine; prints figures, asserts nothing.
 
-    python bench/bench_network.py [--sizes 1536 1024] [--segments 1 5] [--runs 1] [--device cpu]
+    python bench/bench_network.py [--sizes 1536 1024 768] [--configs fp32 int8_vit channels_last]
+                                  [--segments 1 5] [--runs 1] [--warmup 0] [--device cpu]
 
-Each (size, segments) case runs in a fresh subprocess so its peak RSS is its own. Also times the
-PLY export of a 1.18M-Gaussian scene (the reference's tuple-per-row writer takes ~3.3 s here).
+A configuration is ``fp32`` or fast paths joined by ``+`` (``bf16``, ``fp16``, ``channels_last``,
+``int8_vit``, ``compile``), e.g. ``bf16+channels_last``. Each (size, configuration, segments) case
+runs in a fresh subprocess. Memory is reported twice: what the built model holds, and the peak
+*during prediction* (the RSS high-water mark is reset after the model is built, through
+/proc/self/clear_refs, so building the model does not hide the forward's peak). On CUDA the
+allocator's peak is reset the same way. Speed-ups are against fp32 eager without segments at the
+same size. Also times the PLY export of a 1.18M-Gaussian scene (the reference's tuple-per-row
+writer takes ~3.3 s here).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,8 +27,41 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+FAST_PATHS = ("bf16", "fp16", "channels_last", "int8_vit", "compile")
 
-def run_case(size: int, segments: int, runs: int, device: str) -> dict:
+
+def parse_config(label: str, segments: int):
+    from sharpnet.fast_paths import InferenceOptions
+
+    parts = [p for p in label.split("+") if p and p != "fp32"]
+    unknown = [p for p in parts if p not in FAST_PATHS]
+    if unknown:
+        raise SystemExit(f"error: unknown fast path(s) {unknown}; choose from fp32, {', '.join(FAST_PATHS)}")
+    precision = next((p for p in parts if p in ("bf16", "fp16")), "fp32")
+    return InferenceOptions(precision=precision, channels_last="channels_last" in parts,
+                            compile="compile" in parts, int8_vit="int8_vit" in parts, segments=segments)
+
+
+def _status_gb(field: str) -> float | None:
+    """VmRSS / VmHWM of this process in GB (Linux), else None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+def run_case(size: int, config: str, segments: int, runs: int, warmup: int, device: str) -> dict:
     import numpy as np
     import torch
 
@@ -29,22 +69,30 @@ def run_case(size: int, segments: int, runs: int, device: str) -> dict:
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    predictor = Predictor.load(None, device=device, checkpoint_segments=segments)
+    predictor = Predictor.load(None, device=device, options=parse_config(config, segments))
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, size=(768, 1024, 3), dtype=np.uint8)
+    for _ in range(warmup):
+        predictor.predict(rgb, f_px=900.0, input_size=size)
+    gc.collect()
+    model_rss = _status_gb("VmRSS")
+    reset = _reset_peak_rss()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     times, stages = [], []
     for _ in range(runs):
         t = time.perf_counter()
         pred = predictor.predict(rgb, f_px=900.0, input_size=size)
         times.append(time.perf_counter() - t)
         stages.append(pred.timings)
-    peak_gpu = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
     return {
-        "size": size, "segments": segments, "build_s": build_s,
+        "size": size, "config": config, "segments": segments, "build_s": build_s,
         "predict_s": min(times), "forward_s": min(s["inference"] for s in stages),
         "unproject_s": min(s["unproject"] for s in stages), "gaussians": len(pred.gaussians),
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "model_rss_gb": model_rss, "peak_rss_gb": _status_gb("VmHWM") if reset else None,
         "peak_gpu_gb": peak_gpu, "threads": torch.get_num_threads(),
     }
 
@@ -76,34 +124,48 @@ def bench_ply(n: int = 1179648) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1536])
+    parser.add_argument("--configs", nargs="+", default=["fp32"])
     parser.add_argument("--segments", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=0, help="untimed predictions first (use >= 1 on a GPU)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-ply", action="store_true", help="skip the PLY export timing")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
     args = parser.parse_args()
     if args.case:
-        size, segments = (int(v) for v in args.case.split(","))
-        print(json.dumps(run_case(size, segments, args.runs, args.device)))
+        size, config, segments = args.case.split(",")
+        print(json.dumps(run_case(int(size), config, int(segments), args.runs, args.warmup, args.device)))
         return
+    for config in args.configs:
+        parse_config(config, 1)  # fail fast on a typo, before minutes of benchmarking
 
-    ply = bench_ply()
-    print(f"PLY export: {ply['gaussians']:,} Gaussians, {ply['bytes'] / 1e6:.1f} MB in {ply['save_ply_s']:.3f} s "
-          f"(reference writer ~3.3 s here: {3.3 / ply['save_ply_s']:.0f}x faster)")
-    print(f"{'size':>5} {'segments':>8} {'forward s':>10} {'unproject s':>11} {'predict s':>10} "
-          f"{'peak RSS GB':>11} {'peak GPU GB':>11} {'Gaussians':>10}")
+    if not args.no_ply:
+        ply = bench_ply()
+        print(f"PLY export: {ply['gaussians']:,} Gaussians, {ply['bytes'] / 1e6:.1f} MB in {ply['save_ply_s']:.3f} s "
+              f"(reference writer ~3.3 s here: {3.3 / ply['save_ply_s']:.0f}x faster)")
+    header = (f"{'size':>5} {'config':<22} {'seg':>3} {'forward s':>9} {'x fp32':>6} {'unproj s':>8} "
+              f"{'predict s':>9} {'model GB':>8} {'peak GB':>7} {'+pred GB':>8} {'GPU GB':>6}")
+    print(header, flush=True)
     for size in args.sizes:
-        for segments in args.segments:
-            cmd = [sys.executable, __file__, "--case", f"{size},{segments}", "--runs", str(args.runs),
-                   "--device", args.device]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-            if out.returncode:
-                print(f"{size:>5} {segments:>8} failed: {out.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            gpu = f"{r['peak_gpu_gb']:.2f}" if r["peak_gpu_gb"] is not None else "-"
-            print(f"{size:>5} {segments:>8} {r['forward_s']:>10.2f} {r['unproject_s']:>11.2f} "
-                  f"{r['predict_s']:>10.2f} {r['peak_rss_gb']:>11.2f} {gpu:>11} {r['gaussians']:>10,}",
-                  flush=True)
+        baseline = None
+        for config in args.configs:
+            for segments in args.segments:
+                cmd = [sys.executable, __file__, "--case", f"{size},{config},{segments}", "--runs", str(args.runs),
+                       "--warmup", str(args.warmup), "--device", args.device]
+                out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+                if out.returncode:
+                    print(f"{size:>5} {config:<22} {segments:>3} failed: {out.stderr.strip().splitlines()[-1:]}",
+                          flush=True)
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                if config == "fp32" and segments == 1:
+                    baseline = r["forward_s"]
+                ratio = f"{baseline / r['forward_s']:.2f}" if baseline else "-"
+                gb = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
+                extra = r["peak_rss_gb"] - r["model_rss_gb"] if r["peak_rss_gb"] and r["model_rss_gb"] else None
+                print(f"{size:>5} {config:<22} {segments:>3} {r['forward_s']:>9.2f} {ratio:>6} {r['unproject_s']:>8.2f} "
+                      f"{r['predict_s']:>9.2f} {gb(r['model_rss_gb']):>8} {gb(r['peak_rss_gb']):>7} {gb(extra):>8} "
+                      f"{gb(r['peak_gpu_gb']):>6}", flush=True)
 
 
 if __name__ == "__main__":

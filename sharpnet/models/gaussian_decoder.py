@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sharpnet.config import GaussianDecoderConfig
-from sharpnet.models.blocks import FusionBlock, MultiresConvDecoder, norm_act_conv_block
+from sharpnet.models.blocks import FusionBlock, MultiresConvDecoder, norm_act_conv_block, run_in_strips
 
 
 class ImageFeatures(NamedTuple):
@@ -48,9 +48,13 @@ class GaussianDecoder(nn.Module):
         self.fusion = FusionBlock(width)
         self.texture_head = _feature_head(width, cfg.dim_out, cfg.norm_num_groups)
         self.geometry_head = _feature_head(width, cfg.dim_out, cfg.norm_num_groups)
+        # >1: the fusion with the image skip (no normalisation, receptive radius 4 rows) runs in row
+        # strips. The heads cannot: their GroupNorm takes statistics over the whole image.
+        self.strips = 1
 
     def forward(self, feature_input: torch.Tensor, encodings: list[torch.Tensor]) -> ImageFeatures:
-        features = self.fusion(self.decoder(encodings), self.image_encoder(feature_input))
+        features = run_in_strips(self.fusion, [self.decoder(encodings), self.image_encoder(feature_input)],
+                                 self.strips, halo=4)
         return ImageFeatures(self.texture_head(features), self.geometry_head(features))
 
 

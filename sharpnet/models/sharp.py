@@ -46,13 +46,15 @@ class SharpNetwork(nn.Module):
     def set_vit_segments(self, segments: int) -> None:
         """Memory-saving mode: the patch ViT's 35 tiles run in ``segments`` batches, and the
         full-resolution conv stages without normalisation (the finest decoder fusions, the disparity
-        head) run in as many row strips. Same result, lower peak memory."""
+        head, the Gaussian decoder's fusion with the image) run in as many row strips. Same result,
+        lower peak memory."""
         segments = max(1, int(segments))
         monodepth = self.monodepth_model.monodepth_predictor
         monodepth.encoder.segments = segments
         monodepth.decoder.strips = segments
         monodepth.strips = segments
         self.feature_model.decoder.strips = segments
+        self.feature_model.strips = segments
 
     def forward(
         self,
@@ -69,6 +71,7 @@ class SharpNetwork(nn.Module):
             encodings, decoded = monodepth.encode(image)
         # The disparity head stays float32: depth is its reciprocal, so rounding here becomes geometry.
         disparity = monodepth.disparity(self._full(decoded)).clamp(min=1e-4, max=1e4)
+        del decoded  # full-resolution decoder features (~0.6 GB at 1536): not needed past this point
         depth = disparity_factor[:, None, None, None] / disparity
         depth = self.depth_alignment(depth, reference_depth)
         init = initialize(image, depth, self.cfg.initializer)

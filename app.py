@@ -11,6 +11,7 @@ import asyncio
 import errno
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -303,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default disposition
+    # that would end the process with -15 after a clean shutdown. Treated like Ctrl+C, it exits 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logger.info("serving on http://{}:{}/ (API docs at /docs)", host, port)
     uvicorn.run(
         service.app,

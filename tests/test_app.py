@@ -120,10 +120,9 @@ def test_forced_gpu_mode_without_a_gpu_is_a_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("server")
-    config = isolated_config(root, limits={"max_upload_mb": 2.0})
+def launch(root: Path, **extra) -> dict:
+    """``python app.py`` on a free port with an isolated config; returns once /api/health answers."""
+    config = isolated_config(root, **extra)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(REPO / "app.py"), "-c", str(config), "--no-browser", "--port", str(port)],
@@ -142,7 +141,14 @@ def server(tmp_path_factory):
     else:
         process.kill()
         raise AssertionError("server did not come up")
-    yield {"base": base, "process": process, "root": root, "port": port}
+    return {"base": base, "process": process, "root": root, "port": port}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    started = launch(tmp_path_factory.mktemp("server"), limits={"max_upload_mb": 2.0})
+    process = started["process"]
+    yield started
     if process.poll() is None:
         process.kill()
         process.wait(timeout=30)
@@ -227,3 +233,30 @@ def test_real_server_exits_0_on_sigint_and_removes_its_temp_files(server):
     assert not any(p.name.startswith("run-") for p in tmp_root.iterdir())
     assert "Traceback" not in output
     assert list((server["root"] / "cache").glob("*.ply"))  # cached results are kept
+
+
+def test_sigterm_with_a_prediction_in_flight_exits_0_and_leaves_nothing_half_written(tmp_path):
+    started = launch(tmp_path)
+    process, base = started["process"], started["base"]
+    try:
+        rng = np.random.default_rng(3)
+        photo = Image.fromarray(rng.integers(0, 256, (4000, 6000, 3), dtype=np.uint8))  # 24 MP: ~seconds
+        buffer = io.BytesIO()
+        photo.save(buffer, format="JPEG", quality=80)
+        job = httpx.post(f"{base}/api/jobs", files={"file": ("big.jpg", buffer.getvalue(), "image/jpeg")},
+                         timeout=60).json()
+        deadline = time.monotonic() + TIMEOUT
+        state = job["state"]
+        while state == "queued" and time.monotonic() < deadline:
+            state = httpx.get(f"{base}{job['status_url']}", timeout=10).json()["state"]
+        assert state in ("running", "done")
+    finally:
+        process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert not any(p.name.startswith("run-") for p in (tmp_path / "tmp").iterdir())
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and (p.suffix in (".tmp", ".part") or ".tmp" in p.name)]
+    assert leftovers == []
+    for ply in tmp_path.rglob("*.ply"):  # whatever was kept is whole
+        assert PlyData.read(str(ply))["vertex"].count > 0

@@ -69,7 +69,10 @@ class Prediction:
 
 def preprocess(rgb: np.ndarray, input_size: int, device: torch.device) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, N, N) float in [0, 1], resized bilinearly with aligned corners."""
-    image = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device, non_blocking=True)
+    image = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))
+    if device.type == "cuda":
+        image = image.pin_memory()  # only a page-locked source makes the copy truly asynchronous
+    image = image.to(device, non_blocking=True)
     image = image.permute(2, 0, 1)[None].float() / 255.0
     return F.interpolate(image, size=(input_size, input_size), mode="bilinear", align_corners=True)
 

@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from load_fault import free_port, jpeg  # noqa: E402
+from load_fault import free_port, jpeg, launch_server  # noqa: E402
 
 
 def random_checkpoint(path: Path) -> float:
@@ -47,8 +46,8 @@ def random_checkpoint(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def start_server(root: Path, port: int, checkpoint: Path, side: int, mode: str) -> subprocess.Popen:
-    config = {
+def start_server(root: Path, port: int, checkpoint: Path, side: int, mode: str, timeout: float) -> subprocess.Popen:
+    return launch_server(root, port, {
         "mode": mode,
         "browser": {"open": False},
         "logging": {"file": False, "level": "WARNING"},
@@ -56,29 +55,7 @@ def start_server(root: Path, port: int, checkpoint: Path, side: int, mode: str) 
         "model": {"backend": "sharp", "checkpoint": str(checkpoint), "temp_dir": str(root / "tmp")},
         "inference": {"input_size": [side, side]},
         "performance": {"max_workers": 1, "predict_timeout": 3600.0},
-    }
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root,
-    )
-
-
-def wait_loaded(base: str, process: subprocess.Popen, timeout: float, log: Path) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"error: the service exited ({process.returncode}):\n{log.read_text()[-2000:]}")
-        try:
-            health = httpx.get(f"{base}/api/health", timeout=2).json()
-            if health.get("model_loaded"):
-                return health
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"error: the model was not loaded after {timeout:.0f} s")
+    }, timeout)
 
 
 def main() -> int:
@@ -100,9 +77,9 @@ def main() -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        process = start_server(root, port, checkpoint, args.input_size, args.mode)
+        process = start_server(root, port, checkpoint, args.input_size, args.mode, args.load_timeout)
         try:
-            health = wait_loaded(base, process, args.load_timeout, root / "server.log")
+            health = httpx.get(f"{base}/api/health", timeout=10).json()
             print(f"service up with the {health['backend']} backend on {health['device']} "
                   f"in {time.perf_counter() - started:.1f} s (model load included)")
             photo = jpeg(0, 1024, 768)

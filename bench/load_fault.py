@@ -124,8 +124,33 @@ def worker_pids(server_pid: int) -> list[int]:
     return pids
 
 
+def launch_server(root: Path, port: int, config: dict, timeout: float = 120.0) -> subprocess.Popen:
+    """``python app.py`` with ``config`` (written to root/config.yaml) on ``port``, logging to
+    root/server.log; returns once /api/health says the model is loaded."""
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    log_path = root / "server.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser", "--port", str(port)],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early ({process.returncode}); end of {log_path}:\n"
+                             f"{log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json().get("model_loaded"):
+                return process
+        except (httpx.HTTPError, ValueError):
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"server did not come up within {timeout:.0f} s")
+
+
 def start_server(root: Path, port: int, workers: int, concurrency: int) -> subprocess.Popen:
-    config = {
+    return launch_server(root, port, {
         "browser": {"open": False},
         "logging": {"file": False, "level": "WARNING"},
         "cache": {"dir": str(root / "cache"), "size": 1000},
@@ -133,25 +158,7 @@ def start_server(root: Path, port: int, workers: int, concurrency: int) -> subpr
         "inference": {"input_size": [1024, 1024]},
         "performance": {"max_workers": workers, "max_concurrency": concurrency, "predict_timeout": 120.0},
         "limits": {"max_upload_mb": MAX_UPLOAD_MB, "max_pixels": 50_000_000},
-    }
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser", "--port", str(port)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early; see {root / 'server.log'}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json().get("model_loaded"):
-                return process
-        except (httpx.HTTPError, ValueError):
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not come up within 120 s")
+    })
 
 
 def main() -> int:

@@ -10,8 +10,8 @@ its renderer and is stubbed here). Nothing of it is copied into this project: it
 called as its own CLI calls it.
 
 Both networks get the reference's randomly initialised weights (its zero-initialised prediction
-convs made random too; our model loads its state dict with ``strict=True``), the same 1024x768 photo and focal length, input 1536. Printed: seconds for
-the whole photo -> Gaussians step (resize, forward, unprojection) and for the .ply write, per
+convs made random too; our model loads its state dict with ``strict=True``), the same 1024x768
+photo and focal length, input 1536. Printed: seconds for the whole photo -> Gaussians step (resize, forward, unprojection) and for the .ply write, per
 side, the speed-ups, and how far our Gaussians are from the reference's (means relative to
 depth, colours and opacities absolute, covariances relative), which checks fidelity at full
 size where the golden cases only cover tiny configurations. ``--configs`` adds our fast paths
@@ -55,14 +55,12 @@ def best_of(runs: int, fn):
 
 
 def covariances(scales: np.ndarray, quaternions: np.ndarray) -> np.ndarray:
-    q = quaternions / np.linalg.norm(quaternions, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    rot = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=1).reshape(-1, 3, 3)
-    return rot @ (scales[:, :, None] ** 2 * np.swapaxes(rot, 1, 2))
+    """(N, 3, 3) in float64: comparable where quaternion signs or axis order differ."""
+    from sharpnet.geometry import quaternions_to_matrices
+
+    rot = quaternions_to_matrices(torch.from_numpy(quaternions).double())
+    scaled = rot * torch.from_numpy(scales).double()[:, None, :]
+    return (scaled @ scaled.transpose(-1, -2)).numpy()
 
 
 def main() -> int:
@@ -95,8 +93,11 @@ def main() -> int:
         for name, param in reference.named_parameters():
             if param.ndim >= 2 and not param.any():
                 param.normal_(0.0, 1e-2)
-    ours_model = build_model(device="meta")
-    load_weights(ours_model, {k: v.detach().clone() for k, v in reference.state_dict().items()}, "reference weights")
+
+    def ours_with_reference_weights():
+        model = build_model(device="meta")
+        load_weights(model, {k: v.detach().clone() for k, v in reference.state_dict().items()}, "reference weights")
+        return model
 
     rgb = np.random.default_rng(0).integers(0, 256, size=(768, 1024, 3), dtype=np.uint8)
     f_px = 900.0
@@ -105,35 +106,32 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ref_ply_s, _ = best_of(args.runs, lambda: ref_save_ply(ref_g, f_px, (768, 1024), Path(tmp) / "ref.ply"))
     ref = {name: getattr(ref_g, name)[0].detach().cpu().numpy() for name in ref_g._fields}
+    depth = np.abs(ref["mean_vectors"][:, 2]).clip(1e-6)
+    cov_ref = covariances(ref["singular_values"], ref["quaternions"])
+    cov_scale = np.abs(cov_ref).reshape(len(cov_ref), -1).max(axis=1).clip(1e-30)
     print(f"reference: photo -> Gaussians {ref_s:.2f} s, .ply write {ref_ply_s:.2f} s, total {ref_s + ref_ply_s:.2f} s")
     print(f"{'ours':<16} {'photo->G s':>10} {'x ref':>6} {'forward s':>9} {'.ply s':>7} {'x ref':>6} "
           f"{'total x ref':>11}  difference from the reference")
 
     for config in args.configs:
-        ours = Predictor(ours_model, device=args.device, model_id="reference-random",
+        # A fresh model per configuration: fast paths may rewrite the model in place.
+        ours = Predictor(ours_with_reference_weights(), device=args.device, model_id="reference-random",
                          options=parse_config(config, 1))
         our_s, pred = best_of(args.runs, lambda: ours.predict(rgb, f_px, 1536))
         with tempfile.TemporaryDirectory() as tmp:
             our_ply_s, _ = best_of(args.runs, lambda: save_ply(pred.gaussians, f_px, 1024, 768, Path(tmp) / "o.ply"))
         g = pred.gaussians
-        depth = np.abs(ref["mean_vectors"][:, 2]).clip(1e-6)
         mean_rel = np.abs(g.mean_vectors - ref["mean_vectors"]).max(axis=1) / depth
         colors = np.abs(g.colors - ref["colors"]).max()
         opacities = np.abs(g.opacities - ref["opacities"]).max()
-        cov_ref = covariances(ref["singular_values"].astype(np.float64), ref["quaternions"].astype(np.float64))
-        cov_ours = covariances(g.singular_values.astype(np.float64), g.quaternions.astype(np.float64))
-        scale = np.abs(cov_ref).reshape(len(cov_ref), -1).max(axis=1).clip(1e-30)
-        cov_rel = np.abs(cov_ours - cov_ref).reshape(len(cov_ref), -1).max(axis=1) / scale
+        cov_ours = covariances(g.singular_values, g.quaternions)
+        cov_rel = np.abs(cov_ours - cov_ref).reshape(len(cov_ref), -1).max(axis=1) / cov_scale
         total = (ref_s + ref_ply_s) / (our_s + our_ply_s)
         print(f"{config:<16} {our_s:>10.2f} {ref_s / our_s:>5.2f}x {pred.timings['inference']:>9.2f} "
               f"{our_ply_s:>7.2f} {ref_ply_s / our_ply_s:>5.1f}x {total:>10.2f}x  "
               f"means/depth max {mean_rel.max():.1e} (median {np.median(mean_rel):.0e}), colours {colors:.1e}, "
               f"opacities {opacities:.1e}, covariances rel max {cov_rel.max():.1e} "
               f"(q99.9 {np.quantile(cov_rel, 0.999):.0e})", flush=True)
-        if config != args.configs[-1]:
-            ours_model = build_model(device="meta")  # fast paths may rewrite the model in place
-            load_weights(ours_model, {k: v.detach().clone() for k, v in reference.state_dict().items()},
-                         "reference weights")
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_network import _reset_peak_rss, _status_gb  # noqa: E402
+from bench_network import reset_peak_rss, status_gb  # noqa: E402
 
 
 def profile(size: int, segments: int, depth: int) -> dict:
@@ -43,15 +43,15 @@ def profile(size: int, segments: int, depth: int) -> dict:
     torch.manual_seed(0)
     predictor = Predictor.load(None, options=InferenceOptions(segments=segments))
     gc.collect()
-    model_gb = _status_gb("VmRSS")
+    model_gb = status_gb("VmRSS")
     peaks: dict[str, float] = {}
     stack = ["(outside the network)"]
 
     def charge() -> None:
-        peak = _status_gb("VmHWM") or 0.0
+        peak = status_gb("VmHWM") or 0.0
         name = stack[-1]
         peaks[name] = max(peaks.get(name, 0.0), peak)
-        _reset_peak_rss()
+        reset_peak_rss()
 
     def enter(name):
         def hook(module, args):
@@ -70,7 +70,7 @@ def profile(size: int, segments: int, depth: int) -> dict:
             module.register_forward_pre_hook(enter(name))
             module.register_forward_hook(leave(name))
     rgb = np.random.default_rng(0).integers(0, 256, size=(768, 1024, 3), dtype=np.uint8)
-    _reset_peak_rss()
+    reset_peak_rss()
     start = time.perf_counter()
     predictor.predict(rgb, f_px=900.0, input_size=size)
     charge()

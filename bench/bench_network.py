@@ -42,7 +42,7 @@ def parse_config(label: str, segments: int):
                             compile="compile" in parts, int8_vit="int8_vit" in parts, segments=segments)
 
 
-def _status_gb(field: str) -> float | None:
+def status_gb(field: str) -> float | None:
     """VmRSS / VmHWM of this process in GB (Linux), else None."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -53,7 +53,7 @@ def _status_gb(field: str) -> float | None:
     return None
 
 
-def _reset_peak_rss() -> bool:
+def reset_peak_rss() -> bool:
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         return True
@@ -76,8 +76,8 @@ def run_case(size: int, config: str, segments: int, runs: int, warmup: int, devi
     for _ in range(warmup):
         predictor.predict(rgb, f_px=900.0, input_size=size)
     gc.collect()
-    model_rss = _status_gb("VmRSS")
-    reset = _reset_peak_rss()
+    model_rss = status_gb("VmRSS")
+    reset = reset_peak_rss()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -92,7 +92,7 @@ def run_case(size: int, config: str, segments: int, runs: int, warmup: int, devi
         "size": size, "config": config, "segments": segments, "build_s": build_s,
         "predict_s": min(times), "forward_s": min(s["inference"] for s in stages),
         "unproject_s": min(s["unproject"] for s in stages), "gaussians": len(pred.gaussians),
-        "model_rss_gb": model_rss, "peak_rss_gb": _status_gb("VmHWM") if reset else None,
+        "model_rss_gb": model_rss, "peak_rss_gb": status_gb("VmHWM") if reset else None,
         "peak_gpu_gb": peak_gpu, "threads": torch.get_num_threads(),
     }
 

@@ -19,6 +19,8 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from gpu_utils import MODES  # the device modes GPUManager understands; one list for config, CLI and manager
+
 try:  # the network package owns the rule; the copy below only keeps the service importable alone
     from sharpnet.config import INPUT_SIZE_STEP, MAX_INPUT_SIZE, MIN_INPUT_SIZE, snap_input_size
 except ImportError:  # pragma: no cover - only while sharpnet is absent
@@ -33,7 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config.yaml"
 CHECKPOINT_NAME = "sharp_2572gikvuh.pt"
 CHECKPOINT_URL = "https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt"
-MODES = ("auto", "gpu", "cpu", "nvidia", "amd", "intel", "mps", "apple")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 MAX_SANE_INPUT_SIZE = 16384
 

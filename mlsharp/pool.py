@@ -18,6 +18,8 @@ Design choices, and why:
   running it. When an executor breaks, the old pipe is drained completely before deciding: a task
   that never announced itself (its worker died while idle) is resubmitted once on the rebuilt
   executor; one that had started fails with :class:`WorkerCrashed`.
+* Workers are bound to the server's life (:mod:`mlsharp.lifeline`): if the server dies without
+  shutting the pool down (SIGKILL, OOM), they exit within a second instead of holding the model.
 * Timeouts kill the slot's process (a running task cannot be cancelled otherwise) and rebuild it.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -104,7 +107,7 @@ class _Slot:
             max_workers=1,
             mp_context=self.pool._ctx,
             initializer=init_worker,
-            initargs=(self.pool.spec, self.channel.sender),
+            initargs=(self.pool.spec, self.channel.sender, os.getpid()),
             max_tasks_per_child=self.pool.max_tasks_per_child,
         )
         self.generation += 1

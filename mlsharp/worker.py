@@ -48,8 +48,13 @@ class WorkerResult:
     forward: float | None = None  # the network's forward pass within ``inference`` (sharp only)
 
 
-def init_worker(spec: BackendSpec, progress: Any = None) -> None:
+def init_worker(spec: BackendSpec, progress: Any = None, parent_pid: int | None = None) -> None:
     global _backend, _spec, _load_error, _load_seconds, _progress, _gpu
+    # First of all: a server that dies (even SIGKILLed) takes this process with it (mlsharp.lifeline).
+    if parent_pid is not None:
+        from mlsharp.lifeline import bind_to_parent
+
+        bind_to_parent(parent_pid)
     # Ctrl+C in a terminal reaches the whole process group; the server decides when workers stop
     # (it finishes or cancels their task, then shuts them down), so they ignore it themselves.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -111,6 +116,7 @@ def ping() -> dict:
 
 
 def run_task(task: WorkerTask) -> WorkerResult:
+    from mlsharp.lifeline import publish
     from sharpnet.utils.ply import save_ply
 
     backend = _require_backend()
@@ -120,7 +126,10 @@ def run_task(task: WorkerTask) -> WorkerResult:
     t1 = time.perf_counter()
     report("saving")
     height, width = task.rgb.shape[:2]
-    save_ply(gaussians, task.f_px, width, height, Path(task.output_path))
+    final = Path(task.output_path)
+    staged = final.with_name(f".{final.name}.{os.getpid()}.part")
+    save_ply(gaussians, task.f_px, width, height, staged)
+    publish(staged, final)  # not if the server died meanwhile
     t2 = time.perf_counter()
     return WorkerResult(len(gaussians), t1 - t0, t2 - t1, os.getpid(), getattr(backend, "last_forward_s", None))
 

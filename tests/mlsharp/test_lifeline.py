@@ -1,0 +1,111 @@
+"""Workers die with their server: a SIGKILLed server leaves no worker or resource tracker behind,
+and a worker whose server is gone publishes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out.extend(children)
+            todo.extend(children)
+    return out
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init to reap it; it holds nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+def test_sigkilled_server_leaves_no_worker_alive(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "browser": {"open": False}, "logging": {"file": False},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "model": {"temp_dir": str(tmp_path / "tmp"), "checkpoint": str(tmp_path / "absent.pt")},
+        "inference": {"input_size": [512, 512]}, "performance": {"max_workers": 2},
+    }))
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(REPO / "app.py"), "-c", str(config), "--no-browser",
+                               "--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        def loaded() -> bool:
+            assert server.poll() is None, "server exited early"
+            try:
+                return bool(httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json()["model_loaded"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        assert wait_for(loaded, 120, 0.2)
+        children = descendants(server.pid)
+        assert len(children) >= 3  # two workers + the resource tracker
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        assert wait_for(lambda: not any(running(pid) for pid in children), 10.0), \
+            [pid for pid in children if running(pid)]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
+
+
+def test_a_worker_whose_server_is_gone_publishes_nothing(tmp_path):
+    staged, final = tmp_path / ".x.ply.part", tmp_path / "x.ply"
+    staged.write_bytes(b"ply")
+    # A parent pid that is not ours stands for "the server died" (we were re-parented).
+    script = ("import sys; from pathlib import Path; import mlsharp.lifeline as l; "
+              "l._parent_pid = -1; l.publish(Path(sys.argv[1]), Path(sys.argv[2]))")
+    result = subprocess.run([sys.executable, "-c", script, str(staged), str(final)], cwd=REPO, timeout=60)
+    assert result.returncode == 1
+    assert not final.exists() and not staged.exists()
+
+
+def test_a_bound_process_publishes_while_its_parent_lives(tmp_path):
+    staged, final = tmp_path / ".y.ply.part", tmp_path / "y.ply"
+    staged.write_bytes(b"ply")
+    script = ("import os, sys; from pathlib import Path; import mlsharp.lifeline as l; "
+              "l.bind_to_parent(os.getppid()); l.publish(Path(sys.argv[1]), Path(sys.argv[2]))")
+    result = subprocess.run([sys.executable, "-c", script, str(staged), str(final)], cwd=REPO, timeout=60)
+    assert result.returncode == 0
+    assert final.read_bytes() == b"ply" and not staged.exists()

@@ -106,11 +106,39 @@ class MLSharpApp:
         self.started = time.time()
         self.app = self.create_app()
 
+    # ------------------------------------------------------------------ what the routes ask
+
+    def health(self) -> dict[str, Any]:
+        described = self.models.describe()
+        return {"status": "ok" if described["model_loaded"] else "starting", "version": __version__,
+                **described}
+
+    def stats(self) -> dict[str, Any]:
+        pool = self.models.pool
+        return {
+            "uptime_s": round(time.time() - self.started, 3),
+            "requests": self.metrics.request_count,
+            **self.service.stats(),
+            "backend": self.models.status.name,
+            "device": self.device,
+            "worker_restarts": pool.restarts if pool is not None else 0,
+            "gpu_memory": self.metrics.refresh_gpu(),
+            "auto_tune": self.models.status.auto_tune,
+        }
+
+    def cache_stats(self) -> dict[str, Any]:
+        return self.cache.stats()
+
+    def clear_cache(self) -> dict[str, Any]:
+        cleared = self.cache.clear()
+        logger.info("cache cleared ({} entries)", cleared)
+        return {"cleared": cleared, "stats": self.cache.stats()}
+
     # ------------------------------------------------------------------ app
 
     def create_app(self) -> FastAPI:
         from metrics import HttpMetricsMiddleware
-        from mlsharp.api import build_router, install_error_handlers
+        from mlsharp.http import build_router, install_error_handlers
         from mlsharp.limits import BodySizeLimitMiddleware
 
         cfg = self.config

@@ -1,7 +1,8 @@
 """Optional API keys for ``/api/*`` (and ``/metrics``): off until a key is configured.
 
 Keys come from ``security.api_keys`` and the ``MLSHARP_API_KEYS`` environment variable
-(comma-separated), so a key need not be written into a file. A request presents one in an
+(comma-separated), so a key need not be written into a file. The routes check them through
+``mlsharp.http.deps.get_caller``. A request presents one in an
 ``X-API-Key`` header or as ``Authorization: Bearer <key>``. Every configured key is compared with
 :func:`hmac.compare_digest` and the loop never stops early, so timing does not reveal how much of
 a guess was right or which key matched.
@@ -14,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from mlsharp.config import Config, ConfigError
 
@@ -66,24 +67,3 @@ def presented_key(request: Request) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
-
-
-def _check(request: Request) -> None:
-    keys: ApiKeys = request.app.state.mlsharp.api_keys
-    if not keys.accepts(presented_key(request)):
-        raise HTTPException(
-            401,
-            "missing or invalid API key: send it in an X-API-Key header or as 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-def require_api_key(request: Request) -> None:
-    """Dependency of every ``/api/*`` route."""
-    _check(request)
-
-
-def require_metrics_key(request: Request) -> None:
-    """Dependency of the metrics route (only when ``security.protect_metrics``)."""
-    if request.app.state.mlsharp.config.security.protect_metrics:
-        _check(request)

@@ -38,6 +38,7 @@ from mlsharp.cache import ResultCache, is_output_id, new_output_id
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size
 from mlsharp.jobs import Job, JobStore, JobStoreFull
 from mlsharp.model_manager import PREVIEW_MESSAGE, ModelManager
+from mlsharp.spz import ply_to_spz
 from mlsharp.pool import TaskTimeout, WorkerCrashed
 from mlsharp.worker import WorkerTask, run_task
 from sharpnet.utils.photo import PhotoError, load_photo
@@ -377,6 +378,13 @@ class PredictionService:
         task.add_done_callback(self._job_tasks.discard)
         return job
 
+    def job(self, job_id: str) -> Job:
+        """The tracked job ``job_id``; a 404 when unknown or forgotten."""
+        job = self.jobs.get(job_id) if is_output_id(job_id) else None
+        if job is None:
+            raise ServiceError(404, f"no job with id {job_id!r} (unknown, or finished long ago)")
+        return job
+
     async def cancel_jobs(self, grace: float = 2.0) -> None:
         tasks = list(self._job_tasks)
         for task in tasks:
@@ -395,19 +403,19 @@ class PredictionService:
                 return path if path.is_file() else None
         return None
 
+    def output_file(self, output_id: str, suffix: str) -> Path:
+        """Like :meth:`find_output`, but a missing output is a 404."""
+        path = self.find_output(output_id, suffix)
+        if path is None:
+            raise ServiceError(404, "no output with this id (unknown, or evicted from the cache)")
+        return path
+
     async def spz_for(self, output_id: str) -> Path:
         """The .spz beside the .ply, converted on first request (atomically, once per id)."""
-        ply = self.find_output(output_id, ".ply")
-        if ply is None:
-            raise ServiceError(404, f"no output with id {output_id}")
+        ply = self.output_file(output_id, ".ply")
         spz = ply.with_suffix(".spz")
         if spz.is_file():
             return spz
-        try:
-            from mlsharp.spz import ply_to_spz
-        except ImportError:
-            raise ServiceError(501, "the .spz converter (mlsharp.spz) is not installed; "
-                                    "download the .ply instead") from None
         lock = self._spz_locks.setdefault(output_id, asyncio.Lock())
         try:
             async with lock:

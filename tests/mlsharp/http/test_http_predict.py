@@ -1,95 +1,17 @@
-"""Every route through FastAPI's TestClient, against one real app (real worker process, preview backend)."""
+"""/api/predict and the job routes: results, cache hits, bad requests, overload, crashes."""
 
 from __future__ import annotations
 
 import io
-import os
-import signal
-import time
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 from plyfile import PlyData
 
-from app import MLSharpApp
 from mlsharp.limits import RateLimiter
-from svc_helpers import block_photo, png_bytes, service_config
-
-
-def crash_task(task):  # noqa: ARG001 - same signature as mlsharp.worker.run_task
-    """Runs in the worker: the OS killing the process in the middle of a prediction."""
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def hang_task(task):  # noqa: ARG001
-    signal.pause()
-
-
-@pytest.fixture(scope="module")
-def owner(tmp_path_factory):
-    root = tmp_path_factory.mktemp("routes")
-    config = service_config(root, limits={"max_upload_mb": 1.0}, performance={"predict_timeout": 3.0})
-    return MLSharpApp(config)
-
-
-@pytest.fixture(scope="module")
-def client(owner):
-    with TestClient(owner.app) as client:
-        yield client
-
-
-def upload(client, data: bytes, name: str = "photo.png", **fields):
-    return client.post("/api/predict", files={"file": (name, data, "application/octet-stream")},
-                       data={k: str(v) for k, v in fields.items()})
-
-
-def unique_png(seed: int, width: int = 64, height: int = 48) -> bytes:
-    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return png_bytes(rgb)
-
-
-def assert_error(response, status: int, fragment: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert isinstance(body["detail"], str) and fragment in body["detail"], body
-
-
-# ---------------------------------------------------------------------- pages and service info
-
-
-def test_index_serves_a_page(client):
-    response = client.get("/")
-    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
-    assert "MLSharp" in response.text or "<html" in response.text.lower()
-
-
-def test_health_says_preview_loudly(client):
-    body = client.get("/api/health").json()
-    assert body["status"] == "ok" and body["model_loaded"] is True
-    assert body["backend"] == "preview" and body["preview"] is True
-    assert body["device"] == "cpu" and body["version"]
-    assert "no checkpoint" in body["reason"] and "--download-model" in body["message"]
-
-
-def test_openapi_documents_every_route_with_models(client):
-    assert client.get("/docs").status_code == 200
-    schema = client.get("/openapi.json").json()
-    for path in ("/api/predict", "/api/jobs", "/api/jobs/{job_id}", "/api/outputs/{output_id}.ply",
-                 "/api/outputs/{output_id}.spz", "/api/health", "/api/stats", "/api/cache",
-                 "/api/cache/clear", "/metrics"):
-        assert path in schema["paths"], path
-    predict_ok = schema["paths"]["/api/predict"]["post"]["responses"]["200"]
-    assert predict_ok["content"]["application/json"]["schema"]["$ref"].endswith("/PredictResponse")
-    fields = schema["components"]["schemas"]["PredictResponse"]["properties"]
-    for name in ("id", "status", "backend", "preview", "num_gaussians", "f_px", "focal_source",
-                 "image_width", "image_height", "input_size", "timings", "processing_time",
-                 "cache_hit", "url", "viewer_url", "message"):
-        assert name in fields
-
-
-# ---------------------------------------------------------------------- predict + download + cache
+from route_helpers import assert_error, crash_task, hang_task, poll_job, unique_png, upload
+from svc_helpers import block_photo, png_bytes
 
 
 def test_predict_then_download_a_valid_ply(client, photo_png):
@@ -153,29 +75,6 @@ def test_input_size_is_snapped(client):
     assert body["input_size"] == 704
 
 
-def test_cache_clear_removes_results(client):
-    body = upload(client, unique_png(5)).json()
-    cleared = client.post("/api/cache/clear").json()
-    assert cleared["cleared"] >= 1 and cleared["stats"]["size"] == 0
-    assert_error(client.get(body["url"]), 404, "no output")
-    assert upload(client, unique_png(5)).json()["cache_hit"] is False
-
-
-def test_spz_is_served_or_clearly_unavailable(client):
-    body = upload(client, unique_png(6)).json()
-    response = client.get(body["viewer_url"])
-    try:
-        import mlsharp.spz  # noqa: F401
-    except ImportError:
-        assert_error(response, 501, "not installed")
-    else:
-        assert response.status_code == 200 and len(response.content) > 0
-        assert client.get(body["viewer_url"]).content == response.content  # converted once, reused
-
-
-# ---------------------------------------------------------------------- bad requests
-
-
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
@@ -212,13 +111,6 @@ def test_missing_file_field(client):
     assert_error(client.post("/api/predict", data={"f_px": "100"}), 422, "file")
 
 
-def test_download_routes_reject_bad_and_unknown_ids(client):
-    assert_error(client.get("/api/outputs/" + "0" * 32 + ".ply"), 404, "no output")
-    assert_error(client.get("/api/outputs/not-an-id.ply"), 404, "no output")
-    assert client.get("/api/outputs/..%2F..%2Fapp.py.ply").status_code == 404
-    assert_error(client.get("/api/outputs/" + "0" * 32 + ".spz"), 404, "no output")
-
-
 def test_body_over_the_limit_is_413(client):
     big = b"\0" * 1_200_000
     assert_error(upload(client, big), 413, "exceeds the limit of 1 MB")
@@ -238,19 +130,6 @@ def test_streamed_body_is_cut_off_at_the_limit(client):
     response = client.post("/api/predict", content=body(),
                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert_error(response, 413, "exceeds the limit")
-
-
-# ---------------------------------------------------------------------- jobs
-
-
-def poll_job(client, job_id: str, deadline_s: float = 30.0) -> dict:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        status = client.get(f"/api/jobs/{job_id}").json()
-        if status["state"] in ("done", "error"):
-            return status
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_job_api_reports_progress_and_the_same_result(client):
@@ -278,9 +157,6 @@ def test_job_errors_are_reported_in_the_job(client):
 def test_unknown_job_is_404(client):
     assert_error(client.get("/api/jobs/" + "f" * 32), 404, "no job")
     assert_error(client.get("/api/jobs/../../etc"), 404, "")
-
-
-# ---------------------------------------------------------------------- overload, limits, crashes
 
 
 def test_beyond_max_concurrency_is_503_with_retry_after(client, owner, photo_png):
@@ -332,20 +208,3 @@ def test_a_prediction_past_the_timeout_is_504(client, monkeypatch):
     assert_error(upload(client, unique_png(9)), 504, "longer than 3 s")
     monkeypatch.undo()
     assert upload(client, unique_png(9)).status_code == 200
-
-
-def test_stats_counts_requests_and_predictions(client):
-    body = client.get("/api/stats").json()
-    assert body["uptime_s"] > 0 and body["requests"] > 0
-    assert body["predictions"] > 0 and body["predictions_failed"] > 0
-    assert body["average_time_s"] > 0 and body["active_tasks"] == 0
-    assert body["backend"] == "preview" and body["device"] == "cpu"
-    assert body["worker_restarts"] >= 1 and isinstance(body["gpu_memory"], list)
-
-
-def test_predict_before_the_model_is_loaded_is_503(tmp_path):
-    unstarted = TestClient(MLSharpApp(service_config(tmp_path)).app)  # lifespan not run
-    response = upload(unstarted, png_bytes(block_photo()))
-    assert_error(response, 503, "not loaded yet")
-    assert "Retry-After" in response.headers
-    assert unstarted.get("/api/health").json()["status"] == "starting"

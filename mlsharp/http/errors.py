@@ -1,0 +1,57 @@
+"""Every error is JSON ``{"detail": "..."}`` with a one-line string, validation errors included.
+
+So curl users and the page can show it as is. :data:`ERRORS` documents the shared codes in
+``/docs``; handlers simply let :class:`mlsharp.service.ServiceError` propagate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+from mlsharp.schemas import ErrorResponse
+from mlsharp.service import ServiceError
+
+
+def described(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries with the error model, e.g. ``described((404, "Unknown job"))``."""
+    return {code: {"model": ErrorResponse, "description": text} for code, text in pairs}
+
+
+ERRORS = described(
+    (400, "The upload is not a usable photo"),
+    (401, "An API key is configured and the request did not present it"),
+    (413, "The upload or the image is larger than allowed"),
+    (422, "A form field is missing or out of range"),
+    (429, "Too many requests from this client (see Retry-After)"),
+    (500, "The prediction failed (e.g. the worker process crashed)"),
+    (503, "Server busy or model not loaded (see Retry-After)"),
+    (504, "The prediction took longer than performance.predict_timeout"),
+)
+
+
+def one_line(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {error.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": one_line(exc)}, status_code=422)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.opt(exception=exc).error("unhandled error")
+        return JSONResponse({"detail": f"internal server error ({type(exc).__name__})"}, status_code=500)

@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import io
 import math
-import os
 import time
 import uuid
 from collections import OrderedDict
@@ -34,7 +33,8 @@ import numpy as np
 from loguru import logger
 from PIL import Image, UnidentifiedImageError
 
-from mlsharp.cache import ResultCache, is_output_id, new_output_id
+from mlsharp.cache import ResultCache, is_output_id, new_output_id, output_suffixes
+from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size
 from mlsharp.jobs import Job, JobStore, JobStoreFull
 from mlsharp.model_manager import PREVIEW_MESSAGE, ModelManager
@@ -328,12 +328,22 @@ class PredictionService:
             except RuntimeError as exc:
                 self._discard(store, output_id)
                 raise ServiceError(500, f"prediction failed: {exc}") from None
+            except OSError as exc:  # the worker could not write the scene
+                self._discard(store, output_id)
+                reason = disk_problem(exc, store.directory)
+                if reason is None:
+                    raise
+                raise ServiceError(507, reason, outcome="error") from None
             except BaseException:
                 self._discard(store, output_id)
                 raise
 
         meta["num_gaussians"] = result.num_gaussians
-        stored = store.put(key if use_cache else output_id, output_id, meta)
+        try:
+            stored = store.put(key if use_cache else output_id, output_id, meta)
+        except DiskTrouble as exc:
+            self._discard(store, output_id)
+            raise ServiceError(507, exc.detail, outcome="error") from None
         total = time.perf_counter() - start
         timings = {
             "image_load": image_load,
@@ -347,7 +357,7 @@ class PredictionService:
 
     @staticmethod
     def _discard(store: ResultCache, output_id: str) -> None:
-        for suffix in (".ply", ".spz"):
+        for suffix in output_suffixes():
             store.path_for(output_id, suffix).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ jobs
@@ -394,14 +404,20 @@ class PredictionService:
 
     # ------------------------------------------------------------------ outputs
 
-    def find_output(self, output_id: str, suffix: str = ".ply") -> Path | None:
+    def _store_of(self, output_id: str) -> ResultCache | None:
         if not is_output_id(output_id):
             return None
         for store in (self.cache, self.uncached):
             if store.find_output(output_id) is not None:
-                path = store.path_for(output_id, suffix)
-                return path if path.is_file() else None
+                return store
         return None
+
+    def find_output(self, output_id: str, suffix: str = ".ply") -> Path | None:
+        store = self._store_of(output_id)
+        if store is None:
+            return None
+        path = store.path_for(output_id, suffix)
+        return path if path.is_file() else None
 
     def output_file(self, output_id: str, suffix: str) -> Path:
         """Like :meth:`find_output`, but a missing output is a 404."""
@@ -412,6 +428,7 @@ class PredictionService:
 
     async def spz_for(self, output_id: str) -> Path:
         """The .spz beside the .ply, converted on first request (atomically, once per id)."""
+        store = self._store_of(output_id)
         ply = self.output_file(output_id, ".ply")
         spz = ply.with_suffix(".spz")
         if spz.is_file():
@@ -421,11 +438,19 @@ class PredictionService:
             async with lock:
                 if spz.is_file():
                     return spz
-                tmp = spz.with_name(f"{spz.name}.{uuid.uuid4().hex[:8]}.part")
+                tmp = spz.with_name(f".{spz.name}.{uuid.uuid4().hex[:8]}.part")
                 try:
                     await asyncio.to_thread(ply_to_spz, ply, tmp)
-                    os.replace(tmp, spz)
+                    placed = store.attach(output_id, ".spz", tmp)  # recorded with its entry
+                    if placed is None:
+                        raise ServiceError(404, f"output {output_id} was evicted from the cache meanwhile")
+                    return placed
+                except ServiceError:
+                    raise
                 except Exception as exc:  # noqa: BLE001 - converter errors become a 500 detail
+                    reason = exc.detail if isinstance(exc, DiskTrouble) else disk_problem(exc, store.directory)
+                    if reason:
+                        raise ServiceError(507, reason) from None
                     logger.exception("spz conversion of {} failed", output_id)
                     raise ServiceError(500, f"could not convert to .spz ({type(exc).__name__})") from None
                 finally:
@@ -433,7 +458,6 @@ class PredictionService:
         finally:
             if not lock.locked():
                 self._spz_locks.pop(output_id, None)
-        return spz
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 
+from mlsharp.diskerrors import DiskTrouble, describe, kind_of
 from mlsharp.schemas import ErrorResponse
 from mlsharp.service import ServiceError
 
@@ -31,6 +32,7 @@ ERRORS = described(
     (500, "The prediction failed (e.g. the worker process crashed)"),
     (503, "Server busy or model not loaded (see Retry-After)"),
     (504, "The prediction took longer than performance.predict_timeout"),
+    (507, "The output folder's disk is full or read-only"),
 )
 
 
@@ -51,7 +53,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(DiskTrouble)
+    async def disk_trouble(_: Request, exc: DiskTrouble) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=507)
+
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        kind = kind_of(exc)
+        if kind:  # e.g. an upload that could not be spooled to the temporary folder
+            return JSONResponse({"detail": describe(kind, "temporary folder")}, status_code=507)
         logger.opt(exception=exc).error("unhandled error")
         return JSONResponse({"detail": f"internal server error ({type(exc).__name__})"}, status_code=500)

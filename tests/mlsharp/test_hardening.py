@@ -149,4 +149,4 @@ def test_nothing_is_left_in_the_temp_and_output_dirs(client, owner):
     parts = [p for p in owner.run_dir.rglob("*") if p.name.endswith(".part")]
     assert parts == []
     outputs = {p.stem for p in (owner.run_dir / "outputs").glob("*.ply")}
-    assert outputs == {e.output_id for e in owner.uncached._entries.values()}
+    assert outputs == owner.uncached.output_ids()

@@ -1,4 +1,7 @@
-"""``python app.py predict PHOTO [PHOTO ...] -o OUT_DIR``: photos to ``.ply`` scenes, no server.
+"""``python app.py predict PHOTO|FOLDER [...] -o OUT_DIR``: photos to ``.ply`` scenes, no server.
+
+A folder is walked recursively for photos (as Apple's CLI does); its sub-folders are kept under
+``OUT_DIR`` so equal names in different folders do not overwrite each other.
 
 Exit status: 0 all photos done; 1 some photos could not be read (the others are written);
 2 bad arguments, checkpoint or model configuration (nothing is written).
@@ -14,6 +17,7 @@ from pathlib import Path
 from sharpnet.config import ModelConfigError, checked_input_size, load_model_config
 from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
+from sharpnet.utils.photo_files import expand_photos, unique_name
 from sharpnet.utils.ply import save_ply
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
@@ -25,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="app.py predict",
         description="Turn photos into SHARP 3D Gaussian scenes (.ply) without starting the server.",
     )
-    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="JPEG, PNG, WebP or HEIC files")
+    parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO",
+                        help="JPEG, PNG, WebP or HEIC files, or folders (searched recursively)")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT_DIR",
-                        help="directory for OUT_DIR/<photo stem>.ply (created if needed)")
+                        help="directory for OUT_DIR/<photo stem>.ply (created if needed; a folder's "
+                             "sub-folders are kept)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help=f"SHARP weights (default: model_assets/{CHECKPOINT_NAME})")
     parser.add_argument("--model-config", type=Path, metavar="JSON",
@@ -66,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"--f-px must be between 1 and 1e6 pixels, got {args.f_px}")
     if args.checkpoint_segments < 1:
         return _fail(f"--checkpoint-segments must be at least 1, got {args.checkpoint_segments}")
-    for photo in args.photos:
-        if not photo.is_file():
-            return _fail(f"{photo}: no such file")
+    try:
+        photos = expand_photos(args.photos)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    if not photos:
+        return _fail("no photos found in " + ", ".join(str(p) for p in args.photos))
     if not args.checkpoint.is_file():
         return _fail(
             f"no checkpoint at {args.checkpoint}: run `python app.py --download-model` "
@@ -87,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
 
     failures = 0
-    total = len(args.photos)
-    for number, path in enumerate(args.photos, 1):
+    total = len(photos)
+    taken: set[str] = set()
+    for number, (path, stem) in enumerate(photos, 1):
         start = time.perf_counter()
         try:
             photo = load_photo(path, f_px=args.f_px)
@@ -97,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         prediction = predictor.predict(photo.rgb, photo.f_px, input_size)
-        target = args.output / f"{path.stem}.ply"
+        target = args.output / unique_name(f"{stem.as_posix()}.ply", taken)
+        target.parent.mkdir(parents=True, exist_ok=True)
         save_ply(prediction.gaussians, photo.f_px, photo.width, photo.height, target)
         print(
             f"[{number}/{total}] {path} -> {target} ({len(prediction.gaussians):,} Gaussians, "

@@ -206,6 +206,8 @@ class MLSharpApp:
     async def shutdown(self) -> None:
         await self.service.cancel_jobs()
         await self.models.stop()
+        self.cache.close()
+        self.uncached.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
         logger.info("MLSharp stopped; temporary files removed")
 
@@ -255,6 +257,18 @@ def port_problem(host: str, port: int) -> str | None:
             if exc.errno == errno.EADDRINUSE:
                 return f"port {port} on {host} is already in use (is MLSharp already running?); pick another with --port"
             return f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def _folder_problem(config: Config) -> str | None:
+    """Why the cache or temporary folder cannot be written (full, read-only), checked before the
+    model is loaded so it is one line, not a traceback from the middle of start-up."""
+    from mlsharp.diskerrors import probe_writable
+
+    for folder in (config.path(config.cache.dir), config.path(config.model.temp_dir)):
+        problem = probe_writable(folder)
+        if problem:
+            return problem
     return None
 
 
@@ -312,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     from mlsharp.gpu import DeviceUnavailableError
 
     host, port = config.server.host, config.server.port
-    problem = port_problem(host, port)
+    problem = port_problem(host, port) or _folder_problem(config)
     if problem:
         return _fail(problem)
     try:

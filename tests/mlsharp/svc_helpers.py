@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,9 @@ def service_config(root: Path, **sections: dict) -> Config:
         base[name] = {**base.get(name, {}), **values}
     config, _ = build_config(base)
     return config
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

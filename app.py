@@ -102,7 +102,12 @@ class MLSharpApp:
         self.run_dir = self.temp_root / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Outputs kept while the cache is off: temporary, bounded like the cache, gone at shutdown.
         self.uncached = ResultCache(self.run_dir / "outputs", config.cache.size, enabled=True, persist=False)
-        self.service = PredictionService(config, self.models, self.cache, self.uncached, self.metrics)
+        from mlsharp.engines import make_engine
+
+        self.engine = make_engine(config, models=self.models, cache=self.cache, uncached=self.uncached,
+                                  run_dir=self.run_dir, on_lookup=self.metrics.cache_lookup)
+        self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity)
+        self.engine.on_finish(self.service.job_finished)
         self.started = time.time()
         self.app = self.create_app()
 
@@ -195,7 +200,7 @@ class MLSharpApp:
         elif cfg.cache.enabled:
             logger.info("result cache: {} entr{} in {}", count, "y" if count == 1 else "ies", self.cache.directory)
         self.uncached.load()
-        await self.models.start()
+        await self.engine.start()
         status = self.models.status
         self.metrics.set_app_info(__version__, status.name, self.device if not status.preview else "cpu",
                                   status.identity)
@@ -204,8 +209,7 @@ class MLSharpApp:
                     self.models.describe()["device"])
 
     async def shutdown(self) -> None:
-        await self.service.cancel_jobs()
-        await self.models.stop()
+        await self.engine.stop()
         self.cache.close()
         self.uncached.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)

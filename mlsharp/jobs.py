@@ -28,6 +28,7 @@ class Job:
     finished: float | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    cancel_reason: str | None = None  # set before its task is cancelled (else: server shutdown)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +28,6 @@ _load_seconds: float = 0.0
 _progress: Any = None  # sending end of a multiprocessing pipe, or None
 _current_token: str | None = None
 _gpu: Any = None  # the worker's GPUManager (None for the preview backend)
-
-
-@dataclass(frozen=True)
-class WorkerTask:
-    rgb: np.ndarray
-    f_px: float
-    input_size: int
-    output_path: str  # the worker writes here atomically (temp file + rename)
-
-
-@dataclass(frozen=True)
-class WorkerResult:
-    num_gaussians: int
-    inference: float
-    ply_save: float
-    pid: int
-    forward: float | None = None  # the network's forward pass within ``inference`` (sharp only)
 
 
 def init_worker(spec: BackendSpec, progress: Any = None, parent_pid: int | None = None) -> None:
@@ -115,23 +97,10 @@ def ping() -> dict:
     }
 
 
-def run_task(task: WorkerTask) -> WorkerResult:
-    from mlsharp.lifeline import publish
-    from sharpnet.utils.ply import save_ply
-
-    backend = _require_backend()
-    report("inference")
-    t0 = time.perf_counter()
-    gaussians = backend.predict(task.rgb, task.f_px, task.input_size)
-    t1 = time.perf_counter()
-    report("saving")
-    height, width = task.rgb.shape[:2]
-    final = Path(task.output_path)
-    staged = final.with_name(f".{final.name}.{os.getpid()}.part")
-    save_ply(gaussians, task.f_px, width, height, staged)
-    publish(staged, final)  # not if the server died meanwhile
-    t2 = time.perf_counter()
-    return WorkerResult(len(gaussians), t1 - t0, t2 - t1, os.getpid(), getattr(backend, "last_forward_s", None))
+def loaded() -> tuple[Backend, BackendSpec]:
+    """This process's backend and the recipe it was built from (for the job steps)."""
+    assert _spec is not None
+    return _require_backend(), _spec
 
 
 def synthetic_photo(side: int) -> np.ndarray:

@@ -41,11 +41,11 @@ async def create_job(service: ServiceDep, file: UploadField, f_px: FocalField = 
                      input_size: SizeField = None) -> Any:
     """Same as /api/predict, but answer at once with a job id to poll (for the web page)."""
     data = await file.read()
-    job = service.submit_job(data, f_px, input_size)
+    job = await service.submit_job(data, f_px, input_size)
     return {"job_id": job.id, "state": job.state, "status_url": f"/api/jobs/{job.id}"}
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus, responses=described((404, "Unknown or forgotten job")))
 async def job_status(service: ServiceDep, job_id: str) -> Any:
     """State, stage and elapsed time of a job; its result (or error) once finished."""
-    return service.job(job_id).snapshot()
+    return service.job(job_id)

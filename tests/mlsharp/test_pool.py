@@ -16,8 +16,11 @@ import pytest
 from mlsharp.backends.base import BackendSpec
 from mlsharp.backends.preview import IDENTITY
 from mlsharp.pool import TaskTimeout, WorkerCrashed, WorkerPool
-from mlsharp.worker import WorkerTask, ping, run_task
+from mlsharp.engines import JobSpec
+from mlsharp.engines.task import execute as run_task
+from mlsharp.worker import ping
 from sharpnet.utils.ply import read_ply
+from svc_helpers import png_bytes
 
 
 def die_now() -> None:
@@ -59,9 +62,12 @@ def wait_until_dead(pid: int, deadline_s: float = 10.0) -> None:
     raise AssertionError(f"process {pid} still alive")
 
 
-def task(tmp_path, name="out.ply") -> WorkerTask:
-    rgb = np.full((24, 32, 3), 128, np.uint8)
-    return WorkerTask(rgb=rgb, f_px=30.0, input_size=512, output_path=str(tmp_path / name))
+def task(tmp_path, name="out.ply") -> JobSpec:
+    """A job step that decodes a photo file and writes a PLY (the worker side of every job)."""
+    photo = tmp_path / f"{name}.photo"
+    photo.write_bytes(png_bytes(np.full((24, 32, 3), 128, np.uint8)))
+    return JobSpec(job_id="0" * 32, photo=str(photo), output=str(tmp_path / name), f_px=30.0, side=512,
+                   max_pixels=10**8, use_cache=False)
 
 
 def test_warm_up_loads_the_backend_in_every_worker(loop, pool):

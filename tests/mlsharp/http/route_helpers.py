@@ -11,12 +11,12 @@ import numpy as np
 from svc_helpers import png_bytes
 
 
-def crash_task(task):  # noqa: ARG001 - same signature as mlsharp.worker.run_task
+def crash_task(*args):  # noqa: ARG001 - stands in for mlsharp.engines.task.execute
     """Runs in the worker: the OS killing the process in the middle of a prediction."""
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def hang_task(task):  # noqa: ARG001
+def hang_task(*args):  # noqa: ARG001
     signal.pause()
 
 

@@ -147,11 +147,20 @@ def test_job_api_reports_progress_and_the_same_result(client):
     assert upload(client, data).json()["id"] == result["id"]  # and it landed in the cache
 
 
-def test_job_errors_are_reported_in_the_job(client):
-    job_id = client.post("/api/jobs", files={"file": ("p.png", b"garbage", "image/png")}).json()["job_id"]
+def test_an_upload_that_is_not_an_image_is_refused_before_a_job_exists(client, owner):
+    before = owner.engine.queue_depth()
+    assert_error(client.post("/api/jobs", files={"file": ("p.png", b"garbage", "image/png")}), 400, "not an image")
+    assert owner.engine.queue_depth() == before and not list(owner.engine.photos.directory.iterdir())
+
+
+def test_errors_found_by_the_worker_decode_are_reported_in_the_job(client, owner):
+    truncated = png_bytes(block_photo())[:200]  # a valid header: only the full decode (worker) fails
+    job_id = client.post("/api/jobs", files={"file": ("p.png", truncated, "image/png")}).json()["job_id"]
     status = poll_job(client, job_id)
     assert status["state"] == "error" and status["result"] is None
-    assert status["error"]["status_code"] == 400 and "not an image" in status["error"]["detail"]
+    assert status["error"]["status_code"] == 400
+    assert "cannot use the upload as a photo" in status["error"]["detail"]
+    assert not list(owner.engine.photos.directory.iterdir())  # the photo in flight is gone
 
 
 def test_unknown_job_is_404(client):
@@ -193,7 +202,7 @@ def test_rate_limit_is_429_with_retry_after(client, owner, photo_png):
 
 def test_worker_crash_fails_that_request_and_the_next_succeeds(client, owner, monkeypatch):
     restarts = owner.models.pool.restarts
-    monkeypatch.setattr("mlsharp.service.run_task", crash_task)
+    monkeypatch.setattr("mlsharp.engines.local.execute", crash_task)
     assert_error(upload(client, unique_png(8)), 500, "worker process died")
     monkeypatch.undo()
     assert owner.models.pool.restarts == restarts + 1
@@ -204,7 +213,7 @@ def test_worker_crash_fails_that_request_and_the_next_succeeds(client, owner, mo
 
 
 def test_a_prediction_past_the_timeout_is_504(client, monkeypatch):
-    monkeypatch.setattr("mlsharp.service.run_task", hang_task)
+    monkeypatch.setattr("mlsharp.engines.local.execute", hang_task)
     assert_error(upload(client, unique_png(9)), 504, "longer than 3 s")
     monkeypatch.undo()
     assert upload(client, unique_png(9)).status_code == 200

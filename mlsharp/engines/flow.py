@@ -1,0 +1,104 @@
+"""One job from the engine's side: the same sequence whichever engine runs it.
+
+``loading`` (read + decode in the worker) -> cache check on the decoded pixels -> ``inference`` /
+``saving`` (worker) -> index the output. The steps are awaited through :class:`Steps` so the
+local engine can run them in its pool and the Dramatiq worker in-process; the index is the
+engine's (:class:`mlsharp.cache.ResultCache` locally, :mod:`mlsharp.engines.redis_state` shared).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from mlsharp.engines import JobSpec
+from mlsharp.engines.task import Executed, Prepared
+from mlsharp.model_manager import PREVIEW_MESSAGE
+
+MAX_ALIASES = 4096
+
+
+class Steps(Protocol):
+    async def prepare(self, spec: JobSpec) -> Prepared: ...
+
+    async def execute(self, spec: JobSpec) -> Executed: ...
+
+
+def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict:
+    """The answer of ``/api/predict`` and a finished job's ``result``."""
+    backend = meta["backend"]
+    return {
+        "id": output_id,
+        "status": "success",
+        "backend": backend,
+        "preview": backend == "preview",
+        "num_gaussians": meta["num_gaussians"],
+        "f_px": meta["f_px"],
+        "focal_source": meta["focal_source"],
+        "image_width": meta["image_width"],
+        "image_height": meta["image_height"],
+        "input_size": meta["input_size"],
+        "timings": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
+        "processing_time": round(timings["total"], 4),
+        "cache_hit": cache_hit,
+        "url": f"/api/outputs/{output_id}.ply",
+        "viewer_url": f"/api/outputs/{output_id}.spz",
+        "message": PREVIEW_MESSAGE if backend == "preview" else None,
+    }
+
+
+def hit_response(entry: Any, start: float, image_load: float = 0.0) -> dict:
+    timings = {"image_load": image_load, "inference": 0.0, "ply_save": 0.0,
+               "total": time.perf_counter() - start}
+    return response(entry.output_id, entry.meta, timings, cache_hit=True)
+
+
+class AliasedIndex:
+    """A :class:`mlsharp.cache.ResultCache` plus the in-memory map uploaded bytes -> pixel key.
+
+    The map lets a repeat upload be answered before any decode; it is a hint (bounded, lost on
+    restart), the index itself stays the authority.
+    """
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self._aliases: OrderedDict[str, str] = OrderedDict()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+    def remember_alias(self, alias: str, key: str) -> None:
+        self._aliases[alias] = key
+        self._aliases.move_to_end(alias)
+        while len(self._aliases) > MAX_ALIASES:
+            self._aliases.popitem(last=False)
+
+    def lookup_alias(self, alias: str) -> Any:
+        key = self._aliases.get(alias)
+        if key is None or self.cache.peek(key) is None:
+            return None
+        return self.cache.get(key)
+
+
+async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
+                  report: Callable[[str], None], start: float,
+                  on_lookup: Callable[[bool], None] = lambda hit: None) -> dict:
+    """Run ``spec`` to a result dict; ``cache`` indexes cached results, ``outputs`` uncached ones."""
+    report("loading")
+    prepared = await steps.prepare(spec)
+    if spec.use_cache:
+        if spec.upload_key:
+            cache.remember_alias(spec.upload_key, prepared.key)
+        entry = cache.get(prepared.key)
+        on_lookup(entry is not None)
+        if entry is not None:
+            return hit_response(entry, start, prepared.image_load)
+    done = await steps.execute(spec)
+    meta = {**prepared.meta, "num_gaussians": done.num_gaussians}
+    index = cache if spec.use_cache else outputs
+    stored = index.put(prepared.key if spec.use_cache else spec.job_id, spec.job_id, meta)
+    timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
+               "total": time.perf_counter() - start, "forward": done.forward}
+    return response(stored.output_id, stored.meta, timings, cache_hit=False)

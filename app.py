@@ -144,6 +144,7 @@ class MLSharpApp:
     def create_app(self) -> FastAPI:
         from metrics import HttpMetricsMiddleware
         from mlsharp.http import build_router, install_error_handlers
+        from mlsharp.guards import install_guards
         from mlsharp.limits import BodySizeLimitMiddleware
 
         cfg = self.config
@@ -173,6 +174,7 @@ class MLSharpApp:
                 allow_headers=["X-API-Key", "Authorization", "Content-Type"],
             )
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6))
+        install_guards(app, cfg, STATIC_DIR)
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
         return app
 

@@ -184,7 +184,7 @@ def test_real_server_stops_reading_an_oversized_stream(server):
     boundary = "b0undary"
     with socket.create_connection(("127.0.0.1", server["port"]), timeout=30) as sock:
         head = (
-            "POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
             f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
         )
         sock.sendall(head.encode())

@@ -1,10 +1,23 @@
-"""The service's one typed configuration: defaults <- config file (.yaml/.yml/.json) <- command line.
+"""The service's one typed configuration: defaults <- config file <- environment <- command line.
 
-Every section is a frozen dataclass; each field's ``metadata`` carries its help text and limits, so
-validation, ``config.yaml``/``config.json`` and ``--help`` cannot drift apart silently (a test checks
-that both shipped files hold exactly the defaults). Any unknown key, wrong type or out-of-range
-value raises :class:`ConfigError` whose message is one line naming the dotted key, so the CLI can
-print it and exit 2 instead of showing a traceback.
+Every section is a frozen pydantic model; each field carries its help text and limits, so
+validation, ``config.yaml``/``config.json``, ``--help`` and the environment variables cannot drift
+apart silently (a test checks that both shipped files hold exactly the defaults and document every
+key). Unknown keys, wrong types and out-of-range values raise :class:`ConfigError`, one line naming
+the dotted key and where the value came from (:mod:`mlsharp.config_errors` words pydantic's
+errors), so the CLI prints it and exits 2 instead of showing a traceback.
+
+Adding a key is one declaration in its section below, e.g.::
+
+    class CacheConfig(Section):
+        ttl_s: float = opt(0.0, "seconds a result is kept (0: forever)", ge=0)
+
+Types are strict (``"yes"`` is not a bool); limits are pydantic's ``ge``/``le``/``pattern``, choices a
+``Literal``. The key is then readable from a file (``cache: {ttl_s: 60}``), from the environment as
+``MLSHARP_CACHE__TTL_S=60`` (a top-level key like ``mode`` as ``MLSHARP_MODE``), and as
+``config.cache.ttl_s``. Add it, with its help text as a comment, to ``config.yaml`` and
+``config.json`` (the test above fails until you do); a command-line flag is optional
+(:mod:`mlsharp.cli`). A new section is a new ``Section`` subclass and one field of :class:`Config`.
 
 Keys starting with ``_`` are treated as comments (JSON has no other way to document a key).
 """
@@ -12,93 +25,115 @@ Keys starting with ``_`` are treated as comments (JSON has no other way to docum
 from __future__ import annotations
 
 import json
-import math
-import re
-import types
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gpu_utils import MODES  # the device modes GPUManager understands; one list for config, CLI and manager
-
-try:  # the network package owns the rule; the copy below only keeps the service importable alone
-    from sharpnet.config import INPUT_SIZE_STEP, MAX_INPUT_SIZE, MIN_INPUT_SIZE, snap_input_size
-except ImportError:  # pragma: no cover - only while sharpnet is absent
-    MIN_INPUT_SIZE, MAX_INPUT_SIZE, INPUT_SIZE_STEP = 512, 1536, 64
-
-    def snap_input_size(size: int) -> int:
-        snapped = int(round(size / INPUT_SIZE_STEP)) * INPUT_SIZE_STEP
-        return max(MIN_INPUT_SIZE, min(MAX_INPUT_SIZE, snapped))
-
+from mlsharp.config_errors import describe_value, fields_by_key, one_line
+from sharpnet.config import INPUT_SIZE_STEP, MAX_INPUT_SIZE, MIN_INPUT_SIZE, snap_input_size
+from sharpnet.config import MAX_REQUEST_SIDE as MAX_SANE_INPUT_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config.yaml"
+ENV_PREFIX = "MLSHARP_"
 CHECKPOINT_NAME = "sharp_2572gikvuh.pt"
 CHECKPOINT_URL = "https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-MAX_SANE_INPUT_SIZE = 16384
+Side = Annotated[int, Field(ge=1, le=MAX_SANE_INPUT_SIZE)]
 
 
 class ConfigError(ValueError):
     """A configuration problem, described in one line that names the key."""
 
 
-def _opt(default: Any, help: str, **limits: Any) -> Any:
-    """A dataclass field with its documentation and limits (min, max, choices) attached."""
-    meta = {"help": help, **limits}
-    if isinstance(default, (list, dict, tuple)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
+def opt(default: Any, help: str, *, pattern_help: str | None = None, secret: bool = False,
+        pair: bool = False, **limits: Any) -> Any:
+    """A field with its documentation and limits (pydantic's ``ge``, ``le``, ``pattern``, ...).
+
+    ``pattern_help`` words a pattern for humans; ``secret`` keeps the value out of error messages;
+    ``pair`` accepts one integer for a ``[W, H]`` pair of equal sides.
+    """
+    extra = {key: value for key, value in
+             (("pattern_help", pattern_help), ("secret", secret), ("pair", pair)) if value}
+    return Field(default, description=help, json_schema_extra=extra or None, **limits)
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    host: str = _opt("127.0.0.1", "interface to bind; 0.0.0.0 exposes the service to the network",
+class Section(BaseModel):
+    """Base of every section: frozen, strict types, unknown keys refused, ``_keys`` are comments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False,
+                              protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        """Drop comments; YAML/JSON lists become tuples; 5.0 is an integer; one int is a [W, H] pair."""
+        if not isinstance(data, dict):
+            return data
+        out = {}
+        for key, value in data.items():
+            if isinstance(key, str) and key.startswith("_"):
+                continue
+            info = fields_by_key(cls).get(key) if isinstance(key, str) else None
+            if info is not None:
+                extra = info.json_schema_extra or {}
+                if isinstance(value, list):
+                    value = tuple(value)
+                elif info.annotation is int and isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                elif extra.get("pair") and isinstance(value, int) and not isinstance(value, bool):
+                    value = (value, value)
+            out[key] = value
+        return out
+
+
+class ServerConfig(Section):
+    host: str = opt("127.0.0.1", "interface to bind; 0.0.0.0 exposes the service to the network",
                      pattern=r"[A-Za-z0-9.:\[\]_-]+", pattern_help="a host name or IP address")
-    port: int = _opt(8000, "TCP port", min=1, max=65535)
+    port: int = opt(8000, "TCP port", ge=1, le=65535)
 
 
-@dataclass(frozen=True)
-class BrowserConfig:
-    open: bool = _opt(True, "open the web page in the default browser once the server is up")
+class BrowserConfig(Section):
+    open: bool = opt(True, "open the web page in the default browser once the server is up")
 
 
-@dataclass(frozen=True)
-class GpuConfig:
-    amp: bool = _opt(True, "automatic mixed precision on GPUs that support it")
-    cudnn_benchmark: bool = _opt(True, "let cuDNN pick the fastest kernels for the fixed input size")
+class GpuConfig(Section):
+    amp: bool = opt(True, "automatic mixed precision on GPUs that support it")
+    cudnn_benchmark: bool = opt(True, "let cuDNN pick the fastest kernels for the fixed input size")
 
 
-@dataclass(frozen=True)
-class LoggingConfig:
-    level: str = _opt("INFO", "console and file log level", choices=LOG_LEVELS)
-    file: bool = _opt(True, "also log to <dir>/mlsharp_YYYYMMDD.log (10 MB rotation, 7 days, zipped)")
-    dir: str = _opt("logs", "directory of the log files (relative paths: from the app directory)")
+class LoggingConfig(Section):
+    level: Literal[LOG_LEVELS] = opt("INFO", "console and file log level")
+    file: bool = opt(True, "also log to <dir>/mlsharp_YYYYMMDD.log (10 MB rotation, 7 days, zipped)")
+    dir: str = opt("logs", "directory of the log files (relative paths: from the app directory)")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    backend: str = _opt(
+class ModelConfig(Section):
+    backend: Literal["auto", "sharp", "preview"] = opt(
         "auto", "auto: SHARP when a checkpoint is present, else the preview; or force sharp/preview",
-        choices=("auto", "sharp", "preview"),
     )
-    checkpoint: str | None = _opt(
+    checkpoint: str | None = opt(
         None, f"SHARP weights; null means model_assets/{CHECKPOINT_NAME}"
     )
-    model_config: str | None = _opt(
-        None, "model-config JSON for a smaller network of the same architecture (tests, experiments)"
+    # ``model_config`` is pydantic's own attribute name: the key keeps its name in files and env.
+    network_config: str | None = opt(
+        None, "model-config JSON for a smaller network of the same architecture (tests, experiments)",
+        alias="model_config",
     )
-    temp_dir: str = _opt("tmp", "uploads in flight and uncached outputs; emptied at shutdown")
-    auto_download: bool = _opt(False, "download the checkpoint at start when it is missing")
-    download_url: str = _opt(CHECKPOINT_URL, "where --download-model fetches the checkpoint from")
+    temp_dir: str = opt("tmp", "uploads in flight and uncached outputs; emptied at shutdown")
+    auto_download: bool = opt(False, "download the checkpoint at start when it is missing")
+    download_url: str = opt(CHECKPOINT_URL, "where --download-model fetches the checkpoint from")
 
 
-@dataclass(frozen=True)
-class InferenceConfig:
-    input_size: tuple[int, int] = _opt(
+class InferenceConfig(Section):
+    input_size: tuple[Side, Side] = opt(
         (1536, 1536),
         "network input W H; made square, a multiple of 64 in 512..1536 (a warning says what changed)",
-        min=1, max=MAX_SANE_INPUT_SIZE,
+        pair=True,
     )
 
     @property
@@ -106,98 +141,90 @@ class InferenceConfig:
         return self.input_size[0]
 
 
-@dataclass(frozen=True)
-class CacheConfig:
-    enabled: bool = _opt(True, "reuse the .ply of an identical photo + settings + model")
-    size: int = _opt(100, "entries kept (least recently used are evicted and their files deleted)",
-                     min=1, max=100_000)
-    dir: str = _opt("cache", "where cached outputs and their index live (survives restarts)")
+class CacheConfig(Section):
+    enabled: bool = opt(True, "reuse the .ply of an identical photo + settings + model")
+    size: int = opt(100, "entries kept (least recently used are evicted and their files deleted)",
+                     ge=1, le=100_000)
+    dir: str = opt("cache", "where cached outputs and their index live (survives restarts)")
 
 
-@dataclass(frozen=True)
-class MonitoringConfig:
-    enabled: bool = _opt(True, "expose Prometheus metrics")
-    enable_gpu: bool = _opt(True, "read GPU memory/utilisation on each scrape")
-    metrics_path: str = _opt("/metrics", "path of the Prometheus endpoint",
+class MonitoringConfig(Section):
+    enabled: bool = opt(True, "expose Prometheus metrics")
+    enable_gpu: bool = opt(True, "read GPU memory/utilisation on each scrape")
+    metrics_path: str = opt("/metrics", "path of the Prometheus endpoint",
                              pattern=r"/[A-Za-z0-9._~/-]*", pattern_help="a URL path starting with /")
 
 
-@dataclass(frozen=True)
-class OptimizationConfig:
-    gradient_checkpointing: bool = _opt(
+class OptimizationConfig(Section):
+    gradient_checkpointing: bool = opt(
         False, "run the encoder's ViT tiles in batches to lower peak memory (slower)"
     )
-    checkpoint_segments: int = _opt(5, "number of batches when gradient_checkpointing is on",
-                                    min=1, max=35)
+    checkpoint_segments: int = opt(5, "number of batches when gradient_checkpointing is on",
+                                    ge=1, le=35)
 
 
-@dataclass(frozen=True)
-class PerformanceConfig:
-    max_workers: int = _opt(1, "inference worker processes (each holds its own model copy)",
-                            min=1, max=64)
-    max_concurrency: int = _opt(4, "predictions admitted at once (running + waiting); beyond: 503",
-                                min=1, max=10_000)
-    timeout_keep_alive: int = _opt(5, "seconds an idle HTTP keep-alive connection is kept",
-                                   min=1, max=3600)
-    max_requests: int = _opt(0, "predictions a worker process serves before it is recycled (0: never)",
-                             min=0, max=10_000_000)
-    predict_timeout: float = _opt(600.0, "seconds one prediction may run before it is killed (504)",
-                                  min=1.0, max=86_400.0)
+class PerformanceConfig(Section):
+    max_workers: int = opt(1, "inference worker processes (each holds its own model copy)",
+                            ge=1, le=64)
+    max_concurrency: int = opt(4, "predictions admitted at once (running + waiting); beyond: 503",
+                                ge=1, le=10_000)
+    timeout_keep_alive: int = opt(5, "seconds an idle HTTP keep-alive connection is kept",
+                                   ge=1, le=3600)
+    max_requests: int = opt(0, "predictions a worker process serves before it is recycled (0: never)",
+                             ge=0, le=10_000_000)
+    predict_timeout: float = opt(600.0, "seconds one prediction may run before it is killed (504)",
+                                  ge=1.0, le=86_400.0)
 
 
-@dataclass(frozen=True)
-class AutoTuneConfig:
-    enabled: bool = _opt(
+class AutoTuneConfig(Section):
+    enabled: bool = opt(
         False,
         "benchmark precision/TF32/cuDNN combinations at start and keep the fastest within tolerance of fp32 "
         "(remembered per device)",
     )
-    test_size: int = _opt(512, "side of the synthetic test photo", min=16, max=8192)
-    warmup_runs: int = _opt(1, "untimed runs first", min=0, max=100)
-    test_runs: int = _opt(3, "timed runs", min=1, max=100)
+    test_size: int = opt(512, "side of the synthetic test photo", ge=16, le=8192)
+    warmup_runs: int = opt(1, "untimed runs first", ge=0, le=100)
+    test_runs: int = opt(3, "timed runs", ge=1, le=100)
 
 
-@dataclass(frozen=True)
-class LimitsConfig:
-    max_upload_mb: float = _opt(50.0, "largest request body accepted, checked while it streams (413)",
-                                min=0.001, max=10_000.0)
-    max_pixels: int = _opt(100_000_000, "largest decoded photo in pixels (decompression bombs: 413)",
-                           min=4, max=2_000_000_000)
-    rate_limit_per_minute: int = _opt(0, "prediction requests per client per minute (0: unlimited; 429)",
-                                      min=0, max=1_000_000)
+class LimitsConfig(Section):
+    max_upload_mb: float = opt(50.0, "largest request body accepted, checked while it streams (413)",
+                                ge=0.001, le=10_000.0)
+    max_pixels: int = opt(100_000_000, "largest decoded photo in pixels (decompression bombs: 413)",
+                           ge=4, le=2_000_000_000)
+    rate_limit_per_minute: int = opt(0, "prediction requests per client per minute (0: unlimited; 429)",
+                                      ge=0, le=1_000_000)
 
 
-@dataclass(frozen=True)
-class SecurityConfig:
-    api_keys: tuple[str, ...] = _opt(
+class SecurityConfig(Section):
+    api_keys: tuple[Annotated[str, Field(pattern=r"[!-~]{16,}")], ...] = opt(
         (), "keys accepted in an X-API-Key header or 'Authorization: Bearer'; empty: no key needed "
         "(MLSHARP_API_KEYS, comma-separated, adds more)",
-        pattern=r"[!-~]{16,}", pattern_help="at least 16 printable characters without spaces",
+        pattern_help="at least 16 printable characters without spaces",
         secret=True,
     )
-    protect_metrics: bool = _opt(True, "with API keys set, /metrics needs a key too")
-    cors_origins: tuple[str, ...] = _opt(
+    protect_metrics: bool = opt(True, "with API keys set, /metrics needs a key too")
+    cors_origins: tuple[Annotated[str, Field(pattern=r"\*|https?://[^\s/]+")], ...] = opt(
         (), "origins allowed to call the API from other web pages (CORS); empty: none",
-        pattern=r"\*|https?://[^\s/]+", pattern_help="* or an origin like https://example.org",
+        pattern_help="* or an origin like https://example.org",
     )
 
 
-@dataclass(frozen=True)
-class Config:
-    server: ServerConfig = field(default_factory=ServerConfig)
-    mode: str = _opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd, intel, mps/apple", choices=MODES)
-    browser: BrowserConfig = field(default_factory=BrowserConfig)
-    gpu: GpuConfig = field(default_factory=GpuConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    inference: InferenceConfig = field(default_factory=InferenceConfig)
-    cache: CacheConfig = field(default_factory=CacheConfig)
-    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
-    optimization: OptimizationConfig = field(default_factory=OptimizationConfig)
-    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
-    auto_tune: AutoTuneConfig = field(default_factory=AutoTuneConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
-    security: SecurityConfig = field(default_factory=SecurityConfig)
+class Config(Section):
+    server: ServerConfig = ServerConfig()
+    mode: Literal[MODES] = opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd, intel, mps/apple")
+    browser: BrowserConfig = BrowserConfig()
+    gpu: GpuConfig = GpuConfig()
+    logging: LoggingConfig = LoggingConfig()
+    model: ModelConfig = ModelConfig()
+    inference: InferenceConfig = InferenceConfig()
+    cache: CacheConfig = CacheConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    optimization: OptimizationConfig = OptimizationConfig()
+    performance: PerformanceConfig = PerformanceConfig()
+    auto_tune: AutoTuneConfig = AutoTuneConfig()
+    limits: LimitsConfig = LimitsConfig()
+    security: SecurityConfig = SecurityConfig()
 
     def path(self, value: str | Path) -> Path:
         """A configured path; relative ones are taken from the app directory, not the caller's cwd."""
@@ -215,110 +242,8 @@ class Config:
         return opt.checkpoint_segments if opt.gradient_checkpointing else 1
 
 
-# --------------------------------------------------------------------------- validation
 
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _check_scalar(key: str, hint: Any, value: Any, meta: dict) -> Any:
-    optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
-    if optional:
-        if value is None:
-            return None
-        hint = next(a for a in get_args(hint) if a is not type(None))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {_describe(value)}")
-    elif hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ConfigError(f"{key}: expected an integer, got {_describe(value)}")
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {_describe(value)}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {_describe(value)}")
-    elif hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {_describe(value)}")
-    else:  # pragma: no cover - a programming error in the schema
-        raise TypeError(f"unsupported config type for {key}: {hint}")
-    _check_limits(key, value, meta)
-    return value
-
-
-def _check_limits(key: str, value: Any, meta: dict) -> None:
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {_describe(value)}")
-    pattern = meta.get("pattern")
-    if pattern is not None and not re.fullmatch(pattern, value):
-        shown = f"a value of {len(value)} characters" if meta.get("secret") else _describe(value)
-        raise ConfigError(f"{key}: must be {meta['pattern_help']}, got {shown}")
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and value < low:
-        raise ConfigError(f"{key}: must be >= {low}, got {_describe(value)}")
-    if high is not None and value > high:
-        raise ConfigError(f"{key}: must be <= {high}, got {_describe(value)}")
-
-
-def _check_size_pair(key: str, value: Any, meta: dict) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value, value]
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        raise ConfigError(f"{key}: expected two integers [W, H] or one integer, got {_describe(value)}")
-    for v in value:
-        _check_limits(key, v, meta)
-    return int(value[0]), int(value[1])
-
-
-def _check_string_list(key: str, value: Any, meta: dict) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        shown = type(value).__name__ if meta.get("secret") else _describe(value)
-        raise ConfigError(f"{key}: expected a list of strings, got {shown}")
-    for item in value:
-        _check_limits(key, item, meta)
-    return tuple(value)
-
-
-def _build(cls: type, data: dict, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        where = prefix.rstrip(".") or "config"
-        raise ConfigError(f"{where}: expected a mapping of keys, got {_describe(data)}")
-    hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    for key in data:
-        if not isinstance(key, str):
-            raise ConfigError(f"{prefix}{key!r}: keys must be strings")
-        if key not in known and not key.startswith("_"):
-            valid = ", ".join(known)
-            raise ConfigError(f"{prefix}{key}: unknown key (valid keys here: {valid})")
-    values = {}
-    for name, f in known.items():
-        key = f"{prefix}{name}"
-        hint = hints[name]
-        if name not in data:
-            continue
-        value = data[name]
-        if is_dataclass(hint):
-            values[name] = _build(hint, value, key + ".")
-        elif get_origin(hint) is tuple and get_args(hint)[-1] is Ellipsis:
-            values[name] = _check_string_list(key, value, dict(f.metadata))
-        elif get_origin(hint) is tuple:
-            values[name] = _check_size_pair(key, value, dict(f.metadata))
-        else:
-            values[name] = _check_scalar(key, hint, value, dict(f.metadata))
-    return cls(**values)
+# --------------------------------------------------------------------------- building
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
@@ -331,6 +256,15 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _validate(data: Any) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping of keys, got {describe_value(data)}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(one_line(exc, Config)) from None
+
+
 def adjust_input_size(size: tuple[int, int]) -> tuple[tuple[int, int], str | None]:
     """Square, a multiple of 64 in 512..1536; returns the new pair and a warning if it changed."""
     side = snap_input_size(max(size))
@@ -340,6 +274,32 @@ def adjust_input_size(size: tuple[int, int]) -> tuple[tuple[int, int], str | Non
         f"inference.input_size {size[0]}x{size[1]} adjusted to {side}x{side} (the network input is "
         f"square, a multiple of {INPUT_SIZE_STEP} between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE})"
     )
+
+
+def build_config(*layers: dict | tuple[dict, str]) -> tuple[Config, list[str]]:
+    """Overlay ``layers`` (later wins) on the defaults and validate; returns warnings to log.
+
+    A layer may be ``(data, source)``: its errors then say where the bad value came from. Each
+    layer is validated on its own first, so a mistake is blamed on the file or flag that made it.
+    """
+    merged: dict = {}
+    for layer in layers:
+        data, source = layer if isinstance(layer, tuple) else (layer, None)
+        try:
+            _validate(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (from {source})" if source else str(exc)) from None
+        merged = _deep_merge(merged, data)
+    config = _validate(merged)
+    warnings = []
+    size, note = adjust_input_size(config.inference.input_size)
+    if note:
+        warnings.append(note)
+        config = config.model_copy(update={"inference": config.inference.model_copy(update={"input_size": size})})
+    return config, warnings
+
+
+# --------------------------------------------------------------------------- sources
 
 
 def read_config_file(path: str | Path) -> dict:
@@ -373,61 +333,80 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def build_config(*layers: dict | tuple[dict, str]) -> tuple[Config, list[str]]:
-    """Overlay ``layers`` (later wins) on the defaults and validate; returns warnings to log.
+def _env_value(info: Any, raw: str) -> Any:
+    """An environment string as the field's type: strings stay as typed, lists may be comma-separated,
+    anything else is read as a YAML scalar or flow list (``8000``, ``true``, ``[1024, 1024]``)."""
+    text = raw.strip()
+    if info is None or info.annotation is str or (info.annotation == str | None and text not in ("null", "~")):
+        return raw
+    args = get_args(info.annotation)
+    if get_origin(info.annotation) is tuple and args[-1] is Ellipsis and not text.startswith("["):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    import yaml
 
-    A layer may be ``(data, source)``: its errors then say where the bad value came from. Each
-    layer is validated on its own first, so a mistake is blamed on the file or flag that made it.
+    try:
+        return yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - not YAML: validation says what was expected
+        return raw
+
+
+def environment_layers(environ: Mapping[str, str] | None = None) -> list[tuple[dict, str]]:
+    """One layer per ``MLSHARP_SECTION__KEY`` (or ``MLSHARP_<top-level key>``) variable.
+
+    Names with ``__`` are always config keys (a typo is an error naming the variable); names
+    without are config only when they name a top-level key, so other ``MLSHARP_*`` variables
+    (``MLSHARP_API_KEYS``, ...) keep their own meaning.
     """
-    merged: dict = {}
-    for layer in layers:
-        data, source = layer if isinstance(layer, tuple) else (layer, None)
-        try:
-            _build(Config, data, "")
-        except ConfigError as exc:
-            raise ConfigError(f"{exc} (from {source})" if source else str(exc)) from None
-        merged = _deep_merge(merged, data)
-    config = _build(Config, merged, "")
-    warnings = []
-    size, note = adjust_input_size(config.inference.input_size)
-    if note:
-        warnings.append(note)
-        config = replace(config, inference=replace(config.inference, input_size=size))
-    return config, warnings
+    environ = os.environ if environ is None else environ
+    layers = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        top = fields_by_key(Config).get(path[0])
+        if len(path) == 1 and (top is None or isinstance(top.default, BaseModel)):
+            continue
+        info = top
+        for part in path[1:]:
+            section = info.annotation if info is not None else None
+            info = fields_by_key(section).get(part)
+        value: Any = _env_value(info, environ[name])
+        for part in reversed(path):
+            value = {part: value}
+        layers.append((value, f"environment variable {name}"))
+    return layers
 
 
 def load_config(
-    path: str | Path | None = None, overrides: dict | None = None, use_default_file: bool = True
+    path: str | Path | None = None, overrides: dict | None = None, use_default_file: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[Config, list[str]]:
-    """defaults <- ``path`` (or config.yaml beside app.py when present) <- ``overrides`` (the CLI)."""
+    """defaults <- ``path`` (or config.yaml beside app.py) <- environment <- ``overrides`` (the CLI)."""
     layers: list[tuple[dict, str]] = []
     if path is None and use_default_file and DEFAULT_CONFIG_FILE.is_file():
         path = DEFAULT_CONFIG_FILE
     if path is not None:
         layers.append((read_config_file(path), str(path)))
+    layers.extend(environment_layers(environ))
     layers.append((overrides or {}, "command line"))
     return build_config(*layers)
 
 
-def config_to_dict(config: Any) -> Any:
+def config_to_dict(config: BaseModel) -> Any:
     """The plain nested dict of a config (tuples as lists), as written to the shipped files."""
-    if is_dataclass(config):
-        return {f.name: config_to_dict(getattr(config, f.name)) for f in fields(config)}
-    if isinstance(config, tuple):
-        return list(config)
-    return config
+    return config.model_dump(mode="json", by_alias=True)
 
 
-def describe_fields(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
+def describe_fields(cls: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
     """(dotted key, default, help) for every leaf, in declaration order: the docs' single source."""
     out = []
-    hints = get_type_hints(cls)
-    for f in fields(cls):
-        if is_dataclass(hints[f.name]):
-            out.extend(describe_fields(hints[f.name], f"{prefix}{f.name}."))
+    for name, info in fields_by_key(cls).items():
+        if isinstance(info.default, BaseModel):
+            out.extend(describe_fields(type(info.default), f"{prefix}{name}."))
         else:
-            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-            out.append((f"{prefix}{f.name}", config_to_dict(default), f.metadata.get("help", "")))
+            default = info.default
+            out.append((f"{prefix}{name}", list(default) if isinstance(default, tuple) else default,
+                        info.description or ""))
     return out
 
 
@@ -437,11 +416,17 @@ __all__ = [
     "Config",
     "ConfigError",
     "DEFAULT_CONFIG_FILE",
+    "LOG_LEVELS",
+    "MAX_SANE_INPUT_SIZE",
+    "MODES",
     "REPO_ROOT",
+    "Section",
     "adjust_input_size",
     "build_config",
     "config_to_dict",
     "describe_fields",
+    "environment_layers",
     "load_config",
+    "opt",
     "read_config_file",
 ]

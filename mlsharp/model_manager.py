@@ -70,7 +70,7 @@ class ModelManager:
         if cfg.model.backend == "preview":
             return self._preview_spec(), "model.backend is set to preview"
         checkpoint = cfg.checkpoint_path
-        model_config = cfg.path(cfg.model.model_config) if cfg.model.model_config else None
+        model_config = cfg.path(cfg.model.network_config) if cfg.model.network_config else None
         reason = sharp_backend.unavailable_reason(checkpoint, model_config)
         if reason is not None:
             if cfg.model.backend == "sharp":

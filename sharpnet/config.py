@@ -15,6 +15,7 @@ LOGGER = logging.getLogger(__name__)
 
 MIN_INPUT_SIZE = 512
 MAX_INPUT_SIZE = 1536
+MAX_REQUEST_SIDE = 16384  # larger requested sides are refused as mistakes rather than snapped down
 INPUT_SIZE_STEP = 64  # a ViT tile is a quarter of the side and holds whole 16-pixel patches
 
 

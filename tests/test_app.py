@@ -4,6 +4,7 @@ and one real server (uvicorn + worker process) driven over HTTP, then stopped wi
 from __future__ import annotations
 
 import io
+import os
 import signal
 import socket
 import subprocess
@@ -22,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
 
 
-def run_app(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def run_app(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "app.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=TIMEOUT)
+                          text=True, timeout=TIMEOUT, env=None if env is None else {**os.environ, **env})
 
 
 def isolated_config(root: Path, **extra) -> Path:
@@ -75,6 +76,13 @@ def test_unknown_config_key_exits_2(tmp_path):
     config.write_text('{"server": {"prot": 80}}')
     result = run_app("-c", str(config))
     assert result.returncode == 2 and "server.prot: unknown key" in result.stderr
+
+
+def test_bad_environment_value_exits_2_naming_the_variable(tmp_path):
+    result = run_app("-c", str(isolated_config(tmp_path)), env={"MLSHARP_SERVER__PORT": "eighty"})
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: server.port: expected an integer, got 'eighty' "
+                                    "(from environment variable MLSHARP_SERVER__PORT)")
 
 
 def test_bad_flag_value_exits_2(tmp_path):

@@ -14,14 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from sharpnet.config import ModelConfigError, checked_input_size, load_model_config
+from sharpnet.config import MAX_REQUEST_SIDE, ModelConfigError, checked_input_size, load_model_config
 from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
 from sharpnet.utils.photo_files import expand_photos, unique_name
 from sharpnet.utils.ply import save_ply
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
-MAX_SANE_INPUT_SIZE = 16384
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +65,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not 0 < args.input_size <= MAX_SANE_INPUT_SIZE:
+    if not 0 < args.input_size <= MAX_REQUEST_SIDE:
         return _fail(f"--input-size must be a positive side in pixels, got {args.input_size}")
     if args.f_px is not None and not 1.0 <= args.f_px <= 1e6:
         return _fail(f"--f-px must be between 1 and 1e6 pixels, got {args.f_px}")

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from loguru import logger
 
 from mlsharp import __version__
+from mlsharp.exports import formats_description
 from mlsharp.config import REPO_ROOT, Config, ConfigError, load_config
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -116,7 +117,7 @@ class MLSharpApp:
     def health(self) -> dict[str, Any]:
         described = self.models.describe()
         return {"status": "ok" if described["model_loaded"] else "starting", "version": __version__,
-                **described}
+                **described, "formats": formats_description()}
 
     def stats(self) -> dict[str, Any]:
         pool = self.models.pool

@@ -3,8 +3,9 @@
 #   ./run_tests.sh [pytest args...]
 # Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, and,
 # when running as root with apt-get available, Debian's chromium + chromium-driver for the
-# browser end-to-end test and shellcheck for start.sh (those tests skip with a reason where
-# the packages cannot be had).
+# browser end-to-end test, shellcheck for start.sh and ffmpeg (ffprobe checks recorded videos);
+# with npm, PlayCanvas's splat-transform (tools/splat-transform) to read our exports back.
+# Tests skip with a reason where these cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,6 +29,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "[setup] installing ${missing[*]} (browser test, launcher lint)"
@@ -36,6 +38,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     else
         echo "[setup] ${missing[*]} not found and not root; the tests that need them will skip"
     fi
+fi
+
+# PlayCanvas's splat-transform: the independent reader every export format is checked with
+# (tests/sharpnet/io/test_splat_transform.py skips with a reason where npm is missing).
+if command -v npm >/dev/null 2>&1; then
+    echo "[setup] installing splat-transform (tools/splat-transform, from its lockfile)"
+    (cd tools/splat-transform && npm ci --no-audit --no-fund --loglevel=error) \
+        || echo "[setup] splat-transform could not be installed; the export reader tests will skip"
+else
+    echo "[setup] npm not found; the export reader tests will skip"
 fi
 
 echo "[test] running pytest"

@@ -101,7 +101,7 @@ def bench_ply(n: int = 1179648) -> dict:
     import numpy as np
 
     from sharpnet.gaussians import Gaussians
-    from sharpnet.utils.ply import save_ply
+    from sharpnet.io.ply import save_ply
 
     rng = np.random.default_rng(0)
     g = Gaussians(

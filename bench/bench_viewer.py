@@ -5,7 +5,7 @@
 1. Synthesises two scenes of N Gaussians (default 1,179,648 = 2 x 768 x 768, SHARP's output size)
    with ``save_ply``: a photo-like one (two smooth layers, neighbours alike, as real scenes are)
    and pure random Gaussians (the worst case for compression).
-2. Converts each with ``mlsharp.spz.ply_to_spz``: size ratio and conversion time.
+2. Converts each with the export registry (``sharpnet.io.registry``): size ratio and conversion time.
 3. Loads the photo-like scene as .spz and as .ply into the real page (static/, served locally)
    in headless Chromium, through the page's own viewer, and reports: download (fetch from
    localhost), parse (Spark's worker decodes the file), first frame (until splats are on
@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "ui"))
 
-from mlsharp.spz import ply_to_spz  # noqa: E402
+from sharpnet.io.registry import export_file, scene_from_ply  # noqa: E402
 from sharpnet.gaussians import Gaussians  # noqa: E402
-from sharpnet.utils.ply import save_ply  # noqa: E402
+from sharpnet.io.ply import save_ply  # noqa: E402
 
 WIDTH, HEIGHT, F_PX = 1024, 768, 900.0
 
@@ -81,7 +81,7 @@ def convert(name: str, scene: Gaussians, folder: Path, repeat: int) -> tuple[Pat
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        ply_to_spz(ply, spz)
+        export_file(scene_from_ply(ply), "spz", spz)
         times.append(time.perf_counter() - t)
     seconds = float(np.median(times))
     a, b = ply.stat().st_size, spz.stat().st_size

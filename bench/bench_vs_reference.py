@@ -79,7 +79,7 @@ def main() -> int:
     from bench_network import parse_config
     from sharpnet.models import build_model
     from sharpnet.predictor import Predictor, load_weights
-    from sharpnet.utils.ply import save_ply
+    from sharpnet.io.ply import save_ply
 
     for config in args.configs:
         parse_config(config, 1)  # fail fast on a typo

@@ -41,7 +41,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sharpnet.utils.ply import read_ply  # noqa: E402
+from sharpnet.io.ply import read_ply  # noqa: E402
 
 MAX_UPLOAD_MB = 8.0
 

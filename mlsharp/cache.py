@@ -43,7 +43,7 @@ from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.legacy_index import read_legacy_index, retire_legacy_index
 
 __all__ = ["CacheEntry", "ClearIncomplete", "ResultCache", "is_output_id", "new_output_id",
-           "output_suffixes", "register_suffix"]
+           "is_output_suffix", "output_suffixes", "register_suffix"]
 
 OUTPUT_ID_RE = re.compile(r"[0-9a-f]{32}")
 INDEX_NAME = "index.sqlite3"
@@ -56,7 +56,7 @@ _SUFFIXES: list[str] = [".ply", ".spz"]
 def register_suffix(suffix: str) -> None:
     """Make ``suffix`` an output format: servable by :meth:`ResultCache.path_for`, deleted with its
     entry. The export registry calls this for each format it can write."""
-    if not re.fullmatch(r"\.[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?", suffix) or suffix == SIDECAR:
+    if not re.fullmatch(r"\.[a-z0-9]{1,16}(\.[a-z0-9]{1,8})?", suffix) or suffix == SIDECAR:
         raise ValueError(f"not a usable output suffix: {suffix!r}")
     if suffix not in _SUFFIXES:
         _SUFFIXES.append(suffix)
@@ -64,6 +64,14 @@ def register_suffix(suffix: str) -> None:
 
 def output_suffixes() -> tuple[str, ...]:
     return tuple(_SUFFIXES)
+
+
+_DENSITY_TAG = re.compile(r"\.n[1-9][0-9]{0,9}(?=\.)")  # ".n200000.spz": a reduced scene (mlsharp.exports)
+
+
+def is_output_suffix(suffix: str) -> bool:
+    """A registered suffix, or one behind a density tag (any N, without registering each)."""
+    return suffix in _SUFFIXES or _DENSITY_TAG.sub("", suffix, count=1) in _SUFFIXES
 
 
 def new_output_id() -> str:
@@ -105,7 +113,7 @@ class ResultCache:
     # ------------------------------------------------------------------ files
 
     def path_for(self, output_id: str, suffix: str = ".ply") -> Path:
-        if not is_output_id(output_id) or suffix not in _SUFFIXES:
+        if not is_output_id(output_id) or not is_output_suffix(suffix):
             raise ValueError("invalid output id or suffix")
         return self.directory / f"{output_id}{suffix}"
 
@@ -252,7 +260,7 @@ class ResultCache:
                 self._index.delete(output_id)  # its scene vanished
             self._index.insert_many(sorted(adopted, key=lambda e: e.created))
             for output_id in kept:
-                for suffix in files.get(output_id, set()) & set(_SUFFIXES[1:]):
+                for suffix in {x for x in files.get(output_id, set()) if x != ".ply" and is_output_suffix(x)}:
                     self._index.add_format(output_id, suffix)
             self._index.commit()
         except BaseException:

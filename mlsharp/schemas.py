@@ -60,6 +60,12 @@ class JobStatus(BaseModel):
     error: JobError | None = None
 
 
+class ExportFormatInfo(BaseModel):
+    name: str = Field(description="What follows the id in /api/outputs/{id}.{name}")
+    suffix: str
+    description: str
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "starting"]
     backend: Literal["sharp", "preview"]
@@ -70,6 +76,8 @@ class HealthResponse(BaseModel):
     version: str
     reason: str | None = Field(None, description="Why the preview backend is in use")
     message: str | None = Field(None, description="How to get the real model")
+    formats: list[ExportFormatInfo] = Field(
+        default_factory=list, description="Download formats: GET /api/outputs/{id}.{name}")
 
 
 class CacheStats(BaseModel):

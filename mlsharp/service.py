@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size
 from mlsharp.engines import JobEngine, JobOptions
 from mlsharp.engines.flow import hit_response
 from mlsharp.errors import ServiceError
+from mlsharp.exports import MAX_GAUSSIANS, EntryGone, Exporter
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
-from mlsharp.spz import ply_to_spz
 
 F_PX_RANGE = (1.0, 1e6)
 
@@ -52,7 +51,7 @@ class PredictionService:
         self.succeeded = 0
         self.failed = 0
         self.total_seconds = 0.0
-        self._spz_locks: dict[str, asyncio.Lock] = {}
+        self.exporter = Exporter()
 
     # ------------------------------------------------------------------ admission
 
@@ -210,38 +209,25 @@ class PredictionService:
             raise ServiceError(404, "no output with this id (unknown, or evicted from the cache)")
         return path
 
-    async def spz_for(self, output_id: str) -> Path:
-        """The .spz beside the .ply, converted on first request (atomically, once per id)."""
+    async def export_for(self, output_id: str, fmt: str, max_gaussians: int | None = None) -> Path:
+        """The output in ``fmt`` (at most ``max_gaussians`` Gaussians), converted on the first
+        request and recorded with its cache entry (see :mod:`mlsharp.exports`)."""
+        if max_gaussians is not None and not 1 <= max_gaussians <= MAX_GAUSSIANS:
+            raise ServiceError(422, f"max_gaussians must be between 1 and {MAX_GAUSSIANS:,}, got {max_gaussians}")
         store = self._store_of(output_id)
-        ply = self.output_file(output_id, ".ply")
-        spz = ply.with_suffix(".spz")
-        if spz.is_file():
-            return spz
-        lock = self._spz_locks.setdefault(output_id, asyncio.Lock())
+        self.output_file(output_id, ".ply")  # a 404 for an unknown output
         try:
-            async with lock:
-                if spz.is_file():
-                    return spz
-                tmp = spz.with_name(f".{spz.name}.{uuid.uuid4().hex[:8]}.part")
-                try:
-                    await asyncio.to_thread(ply_to_spz, ply, tmp)
-                    placed = store.attach(output_id, ".spz", tmp)  # recorded with its entry
-                    if placed is None:
-                        raise ServiceError(404, f"output {output_id} was evicted from the cache meanwhile")
-                    return placed
-                except ServiceError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - converter errors become a 500 detail
-                    reason = exc.detail if isinstance(exc, DiskTrouble) else disk_problem(exc, store.directory)
-                    if reason:
-                        raise ServiceError(507, reason) from None
-                    logger.exception("spz conversion of {} failed", output_id)
-                    raise ServiceError(500, f"could not convert to .spz ({type(exc).__name__})") from None
-                finally:
-                    tmp.unlink(missing_ok=True)
-        finally:
-            if not lock.locked():
-                self._spz_locks.pop(output_id, None)
+            return await self.exporter.derived(store, output_id, fmt, max_gaussians)
+        except ValueError as exc:
+            raise ServiceError(404, str(exc)) from None
+        except EntryGone:
+            raise ServiceError(404, f"output {output_id} was evicted from the cache meanwhile") from None
+        except Exception as exc:  # noqa: BLE001 - converter errors become a 500 detail
+            reason = exc.detail if isinstance(exc, DiskTrouble) else disk_problem(exc, store.directory)
+            if reason:
+                raise ServiceError(507, reason) from None
+            logger.exception("conversion of {} to {} failed", output_id, fmt)
+            raise ServiceError(500, f"could not convert to {fmt} ({type(exc).__name__})") from None
 
     def stats(self) -> dict[str, Any]:
         return {

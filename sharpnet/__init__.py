@@ -6,7 +6,7 @@ Public entry points:
 - :class:`sharpnet.config.SharpConfig` — the network's typed configuration (defaults = released model).
 - :func:`sharpnet.models.build_model` — the network for a configuration.
 - :class:`sharpnet.predictor.Predictor` — photo in, metric-space Gaussians out.
-- :func:`sharpnet.utils.ply.save_ply` / :func:`sharpnet.utils.photo.load_photo`.
+- :func:`sharpnet.io.ply.save_ply` / :func:`sharpnet.utils.photo.load_photo`.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Photo in, metric Gaussians out: the inference pipeline, one function per step.
 
-    load (sharpnet.utils.photo) -> preprocess -> forward -> unproject -> save (sharpnet.utils.ply)
+    load (sharpnet.utils.photo) -> preprocess -> forward -> unproject -> save (sharpnet.io.ply)
 
 ``Predictor`` owns a loaded network on a device and runs the middle three steps.
 """

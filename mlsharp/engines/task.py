@@ -69,7 +69,7 @@ def prepare(spec: JobSpec, s3: S3Settings | None = None) -> Prepared:
 def execute(spec: JobSpec, s3: S3Settings | None = None,
             report: Callable[[str], None] | None = None) -> Executed:
     from mlsharp.lifeline import parent_alive, publish
-    from sharpnet.utils.ply import save_ply
+    from sharpnet.io.ply import save_ply
 
     report = report or worker.report
     photo = _held.pop(spec.job_id, None)

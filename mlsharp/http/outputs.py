@@ -1,30 +1,56 @@
-"""Downloads of finished scenes: ``/api/outputs/{id}.ply`` and the viewer's ``.spz``."""
+"""Downloads of finished scenes: ``GET /api/outputs/{id}.{fmt}`` for every registered format.
+
+The formats are those of :data:`sharpnet.io.registry.FORMATS` (the enum below is built from it, so
+``/docs`` lists them and an unknown one is a one-line 422); ``?max_gaussians=N`` serves the scene
+reduced to the N most important Gaussians. Conversions are made on the first request and kept
+beside the output (see :mod:`mlsharp.exports`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from mlsharp.http.deps import ServiceDep, get_caller
 from mlsharp.http.errors import described
+from mlsharp.exports import MAX_GAUSSIANS
+from sharpnet.io.registry import FORMATS
+
+
+class _OutputId(Convertor):
+    """The id stops at the first dot, so ``<id>.compressed.ply`` splits there (the service
+    answers 404 for anything that is not a real id)."""
+
+    regex = r"[^/.]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("output_id", _OutputId())
+Format = enum.Enum("Format", {name.replace(".", "_"): name for name in FORMATS}, type=str)
+MaxGaussians = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_GAUSSIANS,
+          description="Keep only this many Gaussians: the most opaque and largest on screen from the photo's viewpoint"),
+]
 
 router = APIRouter(prefix="/api/outputs", tags=["outputs"], dependencies=[Depends(get_caller)])
-UNKNOWN = described((404, "Unknown output"))
+RESPONSES = described((404, "Unknown output"), (422, "Unknown format or max_gaussians out of range"),
+                      (500, "The conversion failed"))
 
 
-def _download(path: Any, output_id: str, suffix: str) -> FileResponse:
-    return FileResponse(path, media_type="application/octet-stream", filename=f"{output_id}{suffix}")
-
-
-@router.get("/{output_id}.ply", response_class=FileResponse, responses=UNKNOWN)
-async def download_ply(service: ServiceDep, output_id: str) -> Any:
-    """Download a scene as binary PLY (the reference SHARP layout)."""
-    return _download(service.output_file(output_id, ".ply"), output_id, ".ply")
-
-
-@router.get("/{output_id}.spz", response_class=FileResponse, responses=UNKNOWN)
-async def download_spz(service: ServiceDep, output_id: str) -> Any:
-    """The same scene as compressed .spz for the web viewer (converted on first request)."""
-    return _download(await service.spz_for(output_id), output_id, ".spz")
+@router.get("/{output_id:output_id}.{fmt}", response_class=FileResponse, responses=RESPONSES)
+async def download(service: ServiceDep, output_id: str, fmt: Format, max_gaussians: MaxGaussians = None) -> Any:
+    """The scene in any export format: ``ply`` (SHARP's layout), ``spz``, ``splat``, ``compressed.ply``."""
+    spec = FORMATS[fmt.value]
+    path = await service.export_for(output_id, spec.name, max_gaussians)
+    tag = f"-{max_gaussians}" if max_gaussians is not None else ""
+    return FileResponse(path, media_type=spec.media_type, filename=f"{output_id}{tag}{spec.suffix}")

@@ -18,7 +18,7 @@ from sharpnet.config import MAX_REQUEST_SIDE, ModelConfigError, checked_input_si
 from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
 from sharpnet.utils.photo_files import expand_photos, unique_name
-from sharpnet.utils.ply import save_ply
+from sharpnet.io.ply import save_ply
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
 

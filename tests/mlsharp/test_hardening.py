@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app import MLSharpApp
-from sharpnet.utils.ply import read_ply
+from sharpnet.io.ply import read_ply
 from svc_helpers import service_config
 
 MAX_PIXELS = 1_000_000

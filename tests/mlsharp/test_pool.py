@@ -19,7 +19,7 @@ from mlsharp.pool import TaskTimeout, WorkerCrashed, WorkerPool
 from mlsharp.engines import JobSpec
 from mlsharp.engines.task import execute as run_task
 from mlsharp.worker import ping
-from sharpnet.utils.ply import read_ply
+from sharpnet.io.ply import read_ply
 from svc_helpers import png_bytes
 
 

@@ -16,7 +16,7 @@ from mlsharp.backends.preview import (
     prior_depth,
 )
 from sharpnet.utils.color import linear_to_srgb
-from sharpnet.utils.ply import VERTEX_PROPERTIES, read_ply, save_ply
+from sharpnet.io.ply import VERTEX_PROPERTIES, read_ply, save_ply
 from svc_helpers import block_photo
 
 

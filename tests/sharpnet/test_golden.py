@@ -13,7 +13,7 @@ from sharpnet.config import load_model_config
 from sharpnet.geometry import quaternions_to_matrices
 from sharpnet.predictor import Predictor
 from sharpnet.utils.photo import load_photo
-from sharpnet.utils.ply import VERTEX_PROPERTIES
+from sharpnet.io.ply import VERTEX_PROPERTIES
 
 
 def covariances(quaternions: np.ndarray, scales: np.ndarray) -> np.ndarray:

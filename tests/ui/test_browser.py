@@ -99,7 +99,7 @@ def generate(browser, photo: Path) -> dict:
 
 
 def test_photo_to_scene_to_download(browser, service, photo, downloads) -> None:
-    from sharpnet.utils.ply import read_ply
+    from sharpnet.io.ply import read_ply
 
     open_page(browser, service)
     banner = browser.find_element("id", "preview-banner")
@@ -134,7 +134,7 @@ def test_photo_to_scene_to_download(browser, service, photo, downloads) -> None:
     assert (meta.image_width, meta.image_height) == original.size
 
     # The same scene opened from the downloaded .ply draws like the .spz the viewer got first:
-    # the service's SPZ encoding (mlsharp.spz) agrees with Spark's decoder.
+    # the service's SPZ encoding (sharpnet.io.spz) agrees with Spark's decoder.
     browser.find_element("id", "scene-input").send_keys(str(ply_path))
     from selenium.webdriver.support.ui import WebDriverWait
     WebDriverWait(browser, LOAD_TIMEOUT).until(

@@ -17,3 +17,42 @@ def test_download_routes_reject_bad_and_unknown_ids(client):
     assert_error(client.get("/api/outputs/not-an-id.ply"), 404, "no output")
     assert client.get("/api/outputs/..%2F..%2Fapp.py.ply").status_code == 404
     assert_error(client.get("/api/outputs/" + "0" * 32 + ".spz"), 404, "no output")
+
+
+def test_every_registered_format_downloads_and_is_cached_beside_the_output(client, owner):
+    from sharpnet.io.ply import read_ply
+    from sharpnet.io.registry import FORMATS
+
+    body = upload(client, unique_png(151)).json()
+    ply = client.get(body["url"])
+    for name, fmt in FORMATS.items():
+        response = client.get(f"/api/outputs/{body['id']}.{name}")
+        assert response.status_code == 200, (name, response.text)
+        assert response.headers["content-disposition"].endswith(f'{body["id"]}{fmt.suffix}"')
+        assert len(response.content) > 0
+    assert client.get(f"/api/outputs/{body['id']}.ply").content == ply.content
+    folder = owner.service.output_file(body["id"], ".ply").parent
+    assert sorted(p.name for p in folder.glob(body["id"] + "*")) == sorted(
+        body["id"] + f.suffix for f in FORMATS.values())
+    read_ply(ply.content)  # still the SHARP layout
+
+
+def test_max_gaussians_serves_the_reduced_scene_in_any_format(client):
+    from sharpnet.io.ply import read_ply
+
+    body = upload(client, unique_png(152)).json()
+    reduced = client.get(f"{body['url']}?max_gaussians=100")
+    assert reduced.status_code == 200
+    gaussians, meta = read_ply(reduced.content)
+    assert len(gaussians) == 100 and meta.image_width == body["image_width"]
+    assert reduced.headers["content-disposition"].endswith(f'{body["id"]}-100.ply"')
+    splat = client.get(f"/api/outputs/{body['id']}.splat?max_gaussians=100")
+    assert len(splat.content) == 100 * 32
+    full = client.get(f"/api/outputs/{body['id']}.splat?max_gaussians={10**8}")
+    assert len(full.content) == body["num_gaussians"] * 32
+
+
+def test_unknown_format_or_bad_density_is_a_one_line_422(client):
+    body = upload(client, unique_png(153)).json()
+    assert_error(client.get(f"/api/outputs/{body['id']}.exe"), 422, "fmt")
+    assert_error(client.get(f"{body['url']}?max_gaussians=0"), 422, "max_gaussians")

@@ -21,15 +21,20 @@ def test_health_says_preview_loudly(client):
     assert body["backend"] == "preview" and body["preview"] is True
     assert body["device"] == "cpu" and body["version"]
     assert "no checkpoint" in body["reason"] and "--download-model" in body["message"]
+    assert [f["name"] for f in body["formats"]] == ["ply", "spz", "splat", "compressed.ply"]
 
 
 def test_openapi_documents_every_route_with_models(client):
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
-    for path in ("/api/predict", "/api/jobs", "/api/jobs/{job_id}", "/api/outputs/{output_id}.ply",
-                 "/api/outputs/{output_id}.spz", "/api/health", "/api/stats", "/api/cache",
+    for path in ("/api/predict", "/api/jobs", "/api/jobs/{job_id}", "/api/outputs/{output_id}.{fmt}",
+                 "/api/health", "/api/stats", "/api/cache",
                  "/api/cache/clear", "/metrics"):
         assert path in schema["paths"], path
+    fmt = next(p for p in schema["paths"]["/api/outputs/{output_id}.{fmt}"]["get"]["parameters"]
+               if p["name"] == "fmt")
+    assert set(schema["components"]["schemas"][fmt["schema"]["$ref"].rsplit("/", 1)[1]]["enum"]) == {
+        "ply", "spz", "splat", "compressed.ply"}
     predict_ok = schema["paths"]["/api/predict"]["post"]["responses"]["200"]
     assert predict_ok["content"]["application/json"]["schema"]["$ref"].endswith("/PredictResponse")
     fields = schema["components"]["schemas"]["PredictResponse"]["properties"]

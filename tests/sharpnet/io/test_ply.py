@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sharpnet.gaussians import Gaussians
-from sharpnet.utils.ply import ply_bytes, ply_header, read_ply, save_ply, vertex_rows
+from sharpnet.io.ply import ply_bytes, ply_header, read_ply, save_ply, vertex_rows
 
 
 def scene(n: int = 500, seed: int = 0) -> Gaussians:
@@ -55,7 +55,7 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     def broken(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("sharpnet.utils.ply.ply_tail", broken)
+    monkeypatch.setattr("sharpnet.io.ply.ply_tail", broken)
     with pytest.raises(OSError):
         save_ply(scene(20, seed=3), 500.0, 64, 48, target)
     assert target.read_bytes() == before  # the old file is untouched

@@ -1,4 +1,4 @@
-"""mlsharp.spz: a PLY scene survives the SPZ round trip within the format's quantisation.
+"""sharpnet.io.spz: a PLY scene survives the SPZ round trip within the format's quantisation.
 
 The decoder below is written from the format description independently of the encoder (bit by
 bit, per Gaussian where that is clearer), so a shared misreading of the layout cannot pass
@@ -14,11 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlsharp.spz import ply_to_spz, read_ply_vertices
 from sharpnet.gaussians import Gaussians
-from sharpnet.utils.ply import save_ply
+from sharpnet.io.ply import read_ply_vertices, save_ply
+from sharpnet.io.registry import export_file, scene_from_ply
 
 SQRT1_2 = 0.5 ** 0.5
+
+
+def ply_to_spz(ply: Path, spz: Path) -> None:
+    export_file(scene_from_ply(ply), "spz", spz)
 
 
 def decode_spz(data: bytes) -> dict:

@@ -2,7 +2,7 @@
 
 GPU gauges are refreshed from ``GPUManager.memory_readings()`` right before each exposition rather
 than by a background thread: the numbers are as fresh as the scrape and nothing runs while nobody
-is looking. HTTP metrics are labelled with the route *template* (``/api/outputs/{output_id}.ply``)
+is looking. HTTP metrics are labelled with the route *template* (``/api/outputs/{output_id}.{fmt}``)
 by :class:`HttpMetricsMiddleware`, so arbitrary paths cannot create new label values.
 """
 
@@ -147,15 +147,16 @@ class MetricsManager:
 
 
 def route_template(app: Any, scope: dict) -> str:
-    """The template of the route that handles ``scope`` (e.g. ``/api/jobs/{job_id}``)."""
+    """The template of the route that handles ``scope`` (e.g. ``/api/jobs/{job_id}``), without
+    path convertors (``{output_id:output_id}`` reads ``{output_id}``)."""
     route = scope.get("route")
     if route is not None and getattr(route, "path", None):
-        return route.path
+        return getattr(route, "path_format", None) or route.path
     routes: Iterable[Any] = getattr(app, "routes", [])
     for candidate in routes:
         match, _ = candidate.matches(scope)
         if match == Match.FULL:
-            return getattr(candidate, "path", UNMATCHED) or UNMATCHED
+            return getattr(candidate, "path_format", None) or getattr(candidate, "path", UNMATCHED) or UNMATCHED
     return UNMATCHED
 
 

@@ -116,7 +116,7 @@ def test_http_endpoint_label_is_the_route_template(scraped):
     found = samples(scraped.text)
     endpoints = {s.labels["endpoint"] for s in found["http_requests"] if s.name == "http_requests_total"}
     assert "/api/predict" in endpoints
-    assert "/api/outputs/{output_id}.ply" in endpoints
+    assert "/api/outputs/{output_id}.{fmt}" in endpoints
     assert "unmatched" in endpoints
     assert not any("12345" in e or len(e) > 40 for e in endpoints)
 

@@ -32,8 +32,8 @@ def test_every_registered_format_downloads_and_is_cached_beside_the_output(clien
         assert len(response.content) > 0
     assert client.get(f"/api/outputs/{body['id']}.ply").content == ply.content
     folder = owner.service.output_file(body["id"], ".ply").parent
-    assert sorted(p.name for p in folder.glob(body["id"] + "*")) == sorted(
-        body["id"] + f.suffix for f in FORMATS.values())
+    names = {p.name for p in folder.glob(body["id"] + "*") if not p.name.endswith(".json")}  # + sidecar
+    assert names == {body["id"] + f.suffix for f in FORMATS.values()}
     read_ply(ply.content)  # still the SHARP layout
 
 
@@ -50,6 +50,18 @@ def test_max_gaussians_serves_the_reduced_scene_in_any_format(client):
     assert len(splat.content) == 100 * 32
     full = client.get(f"/api/outputs/{body['id']}.splat?max_gaussians={10**8}")
     assert len(full.content) == body["num_gaussians"] * 32
+
+
+def test_clearing_the_cache_deletes_every_derived_file(client, owner):
+    body = upload(client, unique_png(154)).json()
+    for query in ("", "?max_gaussians=50"):
+        for name in ("spz", "compressed.ply"):
+            assert client.get(f"/api/outputs/{body['id']}.{name}{query}").status_code == 200
+    folder = owner.service.output_file(body["id"], ".ply").parent
+    assert len(list(folder.glob(body["id"] + ".n50.*"))) == 2
+    assert client.post("/api/cache/clear").status_code == 200
+    assert list(folder.glob(body["id"] + "*")) == []
+    assert_error(client.get(f"/api/outputs/{body['id']}.spz"), 404, "no output")
 
 
 def test_unknown_format_or_bad_density_is_a_one_line_422(client):

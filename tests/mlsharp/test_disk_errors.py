@@ -96,12 +96,13 @@ def test_a_server_does_not_start_on_a_folder_it_cannot_write(tmp_path, tiny_disk
 
 
 def raising_on(folder: Path, allowed: int, code: int):
-    """An ``unlink`` that fails with ``code`` in ``folder`` after ``allowed`` successes there."""
+    """An ``unlink`` that fails with ``code`` in ``folder`` after ``allowed`` successes there
+    (counting only files that exist: a missing one answers ENOENT before any write check)."""
     real = Path.unlink
     count = {"n": 0}
 
     def unlink(self: Path, missing_ok: bool = False) -> None:
-        if self.parent == folder and self.suffix == ".ply":
+        if self.parent == folder and self.suffix == ".ply" and self.exists():
             count["n"] += 1
             if count["n"] > allowed:
                 raise OSError(code, "Read-only file system", str(self))

@@ -1,10 +1,11 @@
 """Benchmark the full-size SHARP network (random weights) on this machine; prints figures, asserts nothing.
 
-    python bench/bench_network.py [--sizes 1536 1024 768] [--configs fp32 int8_vit channels_last]
+    python bench/bench_network.py [--sizes 1536 1024 768] [--configs fp32 int8 channels_last ort ort+int8]
                                   [--segments 1 5] [--runs 1] [--warmup 0] [--device cpu]
 
 A configuration is ``fp32`` or fast paths joined by ``+`` (``bf16``, ``fp16``, ``channels_last``,
-``int8_vit``, ``compile``), e.g. ``bf16+channels_last``. Each (size, configuration, segments) case
+``int8``, ``compile``; ``ort`` runs the ONNX export through onnxruntime, its export time reported
+apart), e.g. ``bf16+channels_last`` or ``ort+int8``. Each (size, configuration, segments) case
 runs in a fresh subprocess. Memory is reported twice: what the built model holds, and the peak
 *during prediction* (the RSS high-water mark is reset after the model is built, through
 /proc/self/clear_refs, so building the model does not hide the forward's peak). On CUDA the
@@ -27,19 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FAST_PATHS = ("bf16", "fp16", "channels_last", "int8_vit", "compile")
-
-
 def parse_config(label: str, segments: int):
-    from sharpnet.fast_paths import InferenceOptions
+    from sharpnet.options import InferenceOptions
 
-    parts = [p for p in label.split("+") if p and p != "fp32"]
-    unknown = [p for p in parts if p not in FAST_PATHS]
-    if unknown:
-        raise SystemExit(f"error: unknown fast path(s) {unknown}; choose from fp32, {', '.join(FAST_PATHS)}")
-    precision = next((p for p in parts if p in ("bf16", "fp16")), "fp32")
-    return InferenceOptions(precision=precision, channels_last="channels_last" in parts,
-                            compile="compile" in parts, int8_vit="int8_vit" in parts, segments=segments)
+    try:
+        return InferenceOptions.from_label(label, segments=segments)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def status_gb(field: str) -> float | None:
@@ -69,10 +64,17 @@ def run_case(size: int, config: str, segments: int, runs: int, warmup: int, devi
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    predictor = Predictor.load(None, device=device, options=parse_config(config, segments))
+    options = parse_config(config, segments)
+    onnx_dir = tempfile.mkdtemp(prefix="bench-onnx-") if options.runtime == "onnxruntime" else None
+    predictor = Predictor.load(None, device=device, options=options, onnx_dir=onnx_dir)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, size=(768, 1024, 3), dtype=np.uint8)
+    export_s = None
+    if onnx_dir is not None:  # the export (and int8 quantization) happens once per size; not a forward
+        t = time.perf_counter()
+        predictor.prepare(size)
+        export_s = time.perf_counter() - t
     for _ in range(warmup):
         predictor.predict(rgb, f_px=900.0, input_size=size)
     gc.collect()
@@ -93,7 +95,8 @@ def run_case(size: int, config: str, segments: int, runs: int, warmup: int, devi
         "predict_s": min(times), "forward_s": min(s["inference"] for s in stages),
         "unproject_s": min(s["unproject"] for s in stages), "gaussians": len(pred.gaussians),
         "model_rss_gb": model_rss, "peak_rss_gb": status_gb("VmHWM") if reset else None,
-        "peak_gpu_gb": peak_gpu, "threads": torch.get_num_threads(),
+        "peak_gpu_gb": peak_gpu, "threads": torch.get_num_threads(), "export_s": export_s,
+        "providers": getattr(predictor.runner_for(size), "providers", None) if onnx_dir else None,
     }
 
 
@@ -166,6 +169,9 @@ def main() -> None:
                 print(f"{size:>5} {config:<22} {segments:>3} {r['forward_s']:>9.2f} {ratio:>6} {r['unproject_s']:>8.2f} "
                       f"{r['predict_s']:>9.2f} {gb(r['model_rss_gb']):>8} {gb(r['peak_rss_gb']):>7} {gb(extra):>8} "
                       f"{gb(r['peak_gpu_gb']):>6}", flush=True)
+                if r.get("export_s") is not None:
+                    print(f"      ({config}: ONNX export + preparation {r['export_s']:.1f} s once per size; "
+                          f"providers {r['providers']})", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Our pipeline against Apple's reference on the same full-size weights; prints figures, asserts nothing.
 
-    python bench/bench_vs_reference.py --reference-src PATH/ml-sharp/src [--configs fp32 int8_vit]
+    python bench/bench_vs_reference.py --reference-src PATH/ml-sharp/src [--configs fp32 int8 ort+int8]
                                        [--runs 1] [--device cpu]
 
 Apple's ``sharp`` package is not on the package index: point ``--reference-src`` at the ``src``

@@ -52,7 +52,7 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, quantile: float = 1.0) -> f
 @pytest.mark.parametrize("options,geometry_tol,geometry_q999_tol,appearance_tol", [
     (InferenceOptions(segments=7), 1e-4, 1e-4, 1e-5),
     (InferenceOptions(channels_last=True), 1e-3, 1e-3, 1e-4),
-    (InferenceOptions(int8_vit=True), 1e-3, 1e-3, 1e-4),
+    (InferenceOptions(quantization="dynamic"), 1e-3, 1e-3, 1e-4),
     (InferenceOptions(precision="bf16"), 1e-1, 1e-2, 5e-3),
 ], ids=lambda v: v.label if isinstance(v, InferenceOptions) else None)
 def test_fast_path_within_tolerance_of_fp32(
@@ -80,3 +80,27 @@ def test_int8_and_fp16_are_refused_where_they_have_no_kernels(tiny_a_dir):
     cfg = load_model_config(tiny_a_dir / "config.json")
     with pytest.raises(ValueError, match="fp16"):
         Predictor.load(None, cfg, options=InferenceOptions(precision="fp16"))
+
+
+def test_reconfigure_switches_in_place_and_undoes_int8(tiny_a_dir, baseline):
+    """Workers follow an auto-tune through ``reconfigure``; undoing int8 reloads the float weights."""
+    cfg = load_model_config(tiny_a_dir / "config.json")
+    photo = load_photo(tiny_a_dir / "input.png", f_px=520.0)
+    predictor = Predictor.load(tiny_a_dir / "state_dict.pt", cfg, options=InferenceOptions(quantization="dynamic"))
+    model = predictor.model
+    predictor.reconfigure(InferenceOptions(precision="bf16", quantization="dynamic"))
+    assert predictor.model is model and model.amp_dtype == torch.bfloat16
+    predictor.reconfigure(InferenceOptions())
+    assert predictor.options == InferenceOptions() and predictor.model.amp_dtype is None
+    out = predictor.predict(photo.rgb, photo.f_px, input_size=SIZE, keep_ndc=True).ndc
+    for name in ("mean_vectors", "colors", "opacities"):
+        torch.testing.assert_close(getattr(out, name), getattr(baseline, name), rtol=0, atol=0)
+
+
+def test_labels_round_trip():
+    for label in ("fp32", "bf16+channels_last", "fp32+int8", "ort", "ort+int8", "bf16+compile"):
+        assert InferenceOptions.from_label(label).label == label
+    with pytest.raises(ValueError, match="unknown"):
+        InferenceOptions.from_label("fp32+turbo")
+    with pytest.raises(ValueError, match="onnxruntime"):
+        InferenceOptions(runtime="onnxruntime", precision="bf16")

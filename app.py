@@ -117,7 +117,8 @@ class MLSharpApp:
     def health(self) -> dict[str, Any]:
         described = self.models.describe()
         return {"status": "ok" if described["model_loaded"] else "starting", "version": __version__,
-                **described, "formats": formats_description()}
+                **described, "formats": formats_description(),
+                "max_gaussians": self.config.inference.max_gaussians}
 
     def stats(self) -> dict[str, Any]:
         pool = self.models.pool

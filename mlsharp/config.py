@@ -135,6 +135,10 @@ class InferenceConfig(Section):
         "network input W H; made square, a multiple of 64 in 512..1536 (a warning says what changed)",
         pair=True,
     )
+    max_gaussians: int | None = opt(
+        None, "default scene density of the page and its downloads: at most this many Gaussians "
+        "(the most important from the photo's view; null: all)", ge=1, le=100_000_000,
+    )
 
     @property
     def side(self) -> int:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from mlsharp.cache import ResultCache, register_suffix
-from sharpnet.io.registry import FORMATS, SUFFIXES, ExportFormat, export_file, get_format
+from sharpnet.density import reduce_scene
+from sharpnet.io.atomic import write_atomic
+from sharpnet.io.depth import depth_map, depth_png16, depth_preview_png
+from sharpnet.io.registry import FORMATS, SUFFIXES, ExportFormat, Scene, get_format, scene_from_ply
 
 MAX_GAUSSIANS = 100_000_000  # a max_gaussians above any scene's size keeps every Gaussian
 DEPTH_SUFFIX = ".depth.png"
@@ -38,9 +42,31 @@ def derived_suffix(fmt: ExportFormat, max_gaussians: int | None = None) -> str:
     return (f".n{max_gaussians}" if max_gaussians is not None else "") + fmt.suffix
 
 
+def download_urls(output_id: str) -> dict[str, str]:
+    """Format name -> download URL, for a prediction's answer."""
+    return {name: f"/api/outputs/{output_id}.{name}" for name in FORMATS}
+
+
 def formats_description() -> list[dict[str, str]]:
     """The formats as ``/api/health`` lists them."""
     return [{"name": f.name, "suffix": f.suffix, "description": f.description} for f in FORMATS.values()]
+
+
+def _depth_png(scene: Scene) -> bytes:
+    return depth_png16(depth_map(scene.vertices, _metadata(scene)))
+
+
+def _depth_color_png(scene: Scene) -> bytes:
+    return depth_preview_png(depth_map(scene.vertices, _metadata(scene)))
+
+
+def _metadata(scene: Scene):
+    if scene.metadata is None:
+        raise ValueError("this output has no photo metadata, so no depth map")
+    return scene.metadata
+
+
+DEPTH_IMAGES: dict[str, Callable[[Scene], bytes]] = {DEPTH_SUFFIX: _depth_png, DEPTH_COLOR_SUFFIX: _depth_color_png}
 
 
 class Exporter:
@@ -56,10 +82,16 @@ class Exporter:
         Raises ValueError for an unknown format, :class:`EntryGone` if the output went meanwhile,
         and whatever writing raised (the caller words disk trouble)."""
         fmt = get_format(fmt) if isinstance(fmt, str) else fmt
-        ply = store.path_for(output_id, ".ply")
         if max_gaussians is None and fmt.name == "ply":
-            return ply
-        suffix = derived_suffix(fmt, max_gaussians)
+            return store.path_for(output_id, ".ply")
+        return await self.make(store, output_id, derived_suffix(fmt, max_gaussians), fmt.encode, max_gaussians)
+
+    async def depth(self, store: ResultCache, output_id: str, suffix: str) -> Path:
+        """The depth map (:data:`DEPTH_SUFFIX`) or its colourised preview, made on first request."""
+        return await self.make(store, output_id, suffix, DEPTH_IMAGES[suffix])
+
+    async def make(self, store: ResultCache, output_id: str, suffix: str,
+                   encode: Callable[[Scene], bytes], max_gaussians: int | None = None) -> Path:
         target = store.path_for(output_id, suffix)
         if target.is_file():
             return target
@@ -70,7 +102,8 @@ class Exporter:
                     return target
                 staged = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
                 try:
-                    await asyncio.to_thread(_convert, ply, fmt, max_gaussians, staged)
+                    ply = store.path_for(output_id, ".ply")
+                    await asyncio.to_thread(_convert, ply, encode, max_gaussians, staged)
                     placed = store.attach(output_id, suffix, staged)
                 finally:
                     staged.unlink(missing_ok=True)
@@ -82,11 +115,8 @@ class Exporter:
                 self._locks.pop(target, None)
 
 
-def _convert(ply: Path, fmt: ExportFormat, max_gaussians: int | None, target: Path) -> None:
-    from sharpnet.density import reduce_scene
-    from sharpnet.io.registry import scene_from_ply
-
+def _convert(ply: Path, encode: Callable[[Scene], bytes], max_gaussians: int | None, target: Path) -> None:
     scene = scene_from_ply(ply)
     if max_gaussians is not None:
         scene = reduce_scene(scene, max_gaussians)
-    export_file(scene, fmt, target)
+    write_atomic(target, encode(scene))

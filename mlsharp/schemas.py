@@ -37,6 +37,12 @@ class PredictResponse(BaseModel):
     cache_hit: bool
     url: str = Field(description="Download URL of the .ply")
     viewer_url: str = Field(description="URL of the same scene as .spz (converted on first request)")
+    downloads: dict[str, str] = Field(
+        default_factory=dict,
+        description="Format name -> URL, every export format (converted on first request; "
+                    "add ?max_gaussians=N for a reduced scene)")
+    depth_url: str | None = Field(None, description="Depth map, 16-bit PNG in millimetres (0 = no data)")
+    depth_preview_url: str | None = Field(None, description="The depth map colourised for viewing (PNG)")
     message: str | None = Field(None, description="For the preview: how to get the real model")
 
 
@@ -78,6 +84,8 @@ class HealthResponse(BaseModel):
     message: str | None = Field(None, description="How to get the real model")
     formats: list[ExportFormatInfo] = Field(
         default_factory=list, description="Download formats: GET /api/outputs/{id}.{name}")
+    max_gaussians: int | None = Field(
+        None, description="Default density (inference.max_gaussians): the page's preset, null for all")
 
 
 class CacheStats(BaseModel):

@@ -214,10 +214,17 @@ class PredictionService:
         request and recorded with its cache entry (see :mod:`mlsharp.exports`)."""
         if max_gaussians is not None and not 1 <= max_gaussians <= MAX_GAUSSIANS:
             raise ServiceError(422, f"max_gaussians must be between 1 and {MAX_GAUSSIANS:,}, got {max_gaussians}")
+        return await self._derive(output_id, fmt, self.exporter.derived, fmt, max_gaussians)
+
+    async def depth_for(self, output_id: str, suffix: str) -> Path:
+        """The output's depth map PNG (16-bit millimetres, or the colourised preview)."""
+        return await self._derive(output_id, suffix, self.exporter.depth, suffix)
+
+    async def _derive(self, output_id: str, what: str, make: Any, *args: Any) -> Path:
         store = self._store_of(output_id)
         self.output_file(output_id, ".ply")  # a 404 for an unknown output
         try:
-            return await self.exporter.derived(store, output_id, fmt, max_gaussians)
+            return await make(store, output_id, *args)
         except ValueError as exc:
             raise ServiceError(404, str(exc)) from None
         except EntryGone:
@@ -226,8 +233,8 @@ class PredictionService:
             reason = exc.detail if isinstance(exc, DiskTrouble) else disk_problem(exc, store.directory)
             if reason:
                 raise ServiceError(507, reason) from None
-            logger.exception("conversion of {} to {} failed", output_id, fmt)
-            raise ServiceError(500, f"could not convert to {fmt} ({type(exc).__name__})") from None
+            logger.exception("making {} of {} failed", what, output_id)
+            raise ServiceError(500, f"could not make the {what} file ({type(exc).__name__})") from None
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from mlsharp.engines import JobSpec
 from mlsharp.engines.task import Executed, Prepared
+from mlsharp.exports import DEPTH_COLOR_SUFFIX, DEPTH_SUFFIX, download_urls
 from mlsharp.model_manager import PREVIEW_MESSAGE
 
 MAX_ALIASES = 4096
@@ -45,6 +46,9 @@ def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict
         "cache_hit": cache_hit,
         "url": f"/api/outputs/{output_id}.ply",
         "viewer_url": f"/api/outputs/{output_id}.spz",
+        "downloads": download_urls(output_id),
+        "depth_url": f"/api/outputs/{output_id}{DEPTH_SUFFIX}",
+        "depth_preview_url": f"/api/outputs/{output_id}{DEPTH_COLOR_SUFFIX}",
         "message": PREVIEW_MESSAGE if backend == "preview" else None,
     }
 

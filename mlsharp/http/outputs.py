@@ -17,7 +17,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from mlsharp.http.deps import ServiceDep, get_caller
 from mlsharp.http.errors import described
-from mlsharp.exports import MAX_GAUSSIANS
+from mlsharp.exports import DEPTH_COLOR_SUFFIX, DEPTH_SUFFIX, MAX_GAUSSIANS
 from sharpnet.io.registry import FORMATS
 
 
@@ -45,6 +45,21 @@ MaxGaussians = Annotated[
 router = APIRouter(prefix="/api/outputs", tags=["outputs"], dependencies=[Depends(get_caller)])
 RESPONSES = described((404, "Unknown output"), (422, "Unknown format or max_gaussians out of range"),
                       (500, "The conversion failed"))
+
+
+@router.get("/{output_id:output_id}.depth.png", response_class=FileResponse, responses=RESPONSES)
+async def depth(service: ServiceDep, output_id: str) -> Any:
+    """The scene's depth as a 16-bit grayscale PNG: millimetres along the camera's forward axis,
+    0 = no data, clamped to 1..65535 mm (the PNG's text chunk says so too)."""
+    path = await service.depth_for(output_id, DEPTH_SUFFIX)
+    return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth.png")
+
+
+@router.get("/{output_id:output_id}.depthcolor.png", response_class=FileResponse, responses=RESPONSES)
+async def depth_preview(service: ServiceDep, output_id: str) -> Any:
+    """The depth map colourised for people: near is bright yellow, far dark blue."""
+    path = await service.depth_for(output_id, DEPTH_COLOR_SUFFIX)
+    return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth-preview.png")
 
 
 @router.get("/{output_id:output_id}.{fmt}", response_class=FileResponse, responses=RESPONSES)

@@ -1,4 +1,8 @@
-"""``python app.py predict PHOTO|FOLDER [...] -o OUT_DIR``: photos to ``.ply`` scenes, no server.
+"""``python app.py predict PHOTO|FOLDER [...] -o OUT_DIR``: photos to scene files, no server.
+
+``--format`` picks any formats of the export registry (``ply`` by default, several allowed),
+``--max-gaussians N`` keeps the N most important Gaussians, ``--depth`` adds the depth map as a
+16-bit PNG in millimetres and a colourised preview.
 
 A folder is walked recursively for photos (as Apple's CLI does); its sub-folders are kept under
 ``OUT_DIR`` so equal names in different folders do not overwrite each other.
@@ -15,10 +19,13 @@ import time
 from pathlib import Path
 
 from sharpnet.config import MAX_REQUEST_SIDE, ModelConfigError, checked_input_size, load_model_config
+from sharpnet.density import reduce_scene
+from sharpnet.io.atomic import write_atomic
+from sharpnet.io.depth import depth_map, depth_png16, depth_preview_png
+from sharpnet.io.registry import FORMATS, export_file, scene_from_gaussians
 from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
 from sharpnet.utils.photo_files import expand_photos, unique_name
-from sharpnet.io.ply import save_ply
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
 
@@ -45,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to run (default: cuda if available, else mps, else cpu)")
     parser.add_argument("--checkpoint-segments", type=int, default=1, metavar="K",
                         help="run the encoder's 35 ViT tiles in K batches to lower peak memory (default 1)")
+    parser.add_argument("--format", dest="formats", action="append", choices=list(FORMATS), metavar="FMT",
+                        help=f"output format, repeatable: {', '.join(FORMATS)} (default ply)")
+    parser.add_argument("--max-gaussians", type=int, metavar="N",
+                        help="keep only the N most important Gaussians (opacity x footprint from the photo's view)")
+    parser.add_argument("--depth", action="store_true",
+                        help="also write <stem>.depth.png (16-bit, millimetres, 0 = no data) and "
+                             "<stem>.depthcolor.png (colourised preview)")
     return parser
 
 
@@ -71,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"--f-px must be between 1 and 1e6 pixels, got {args.f_px}")
     if args.checkpoint_segments < 1:
         return _fail(f"--checkpoint-segments must be at least 1, got {args.checkpoint_segments}")
+    if args.max_gaussians is not None and args.max_gaussians < 1:
+        return _fail(f"--max-gaussians must be at least 1, got {args.max_gaussians}")
+    formats = [FORMATS[name] for name in dict.fromkeys(args.formats or ["ply"])]
     try:
         photos = expand_photos(args.photos)
     except FileNotFoundError as exc:
@@ -106,11 +123,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         prediction = predictor.predict(photo.rgb, photo.f_px, input_size)
-        target = args.output / unique_name(f"{stem.as_posix()}.ply", taken)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        save_ply(prediction.gaussians, photo.f_px, photo.width, photo.height, target)
+        base = args.output / unique_name(f"{stem.as_posix()}.ply", taken)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        scene = scene_from_gaussians(prediction.gaussians, photo.f_px, photo.width, photo.height)
+        if args.max_gaussians is not None:
+            scene = reduce_scene(scene, args.max_gaussians)
+        written = [export_file(scene, fmt, base.with_suffix(fmt.suffix)) for fmt in formats]
+        if args.depth:
+            depth = depth_map(scene.vertices, scene.metadata)
+            written.append(write_atomic(base.with_suffix(".depth.png"), depth_png16(depth)))
+            written.append(write_atomic(base.with_suffix(".depthcolor.png"), depth_preview_png(depth)))
         print(
-            f"[{number}/{total}] {path} -> {target} ({len(prediction.gaussians):,} Gaussians, "
+            f"[{number}/{total}] {path} -> {', '.join(str(t) for t in written)} ({len(scene):,} Gaussians, "
             f"f={photo.f_px:.1f}px from {photo.focal_source}, {time.perf_counter() - start:.1f}s)",
             flush=True,
         )

@@ -31,3 +31,30 @@ def test_a_folder_is_converted_recursively(tiny_a_dir: Path, tmp_path: Path, cap
 def test_an_empty_folder_is_an_error(tmp_path: Path, capsys):
     assert main([str(tmp_path), "-o", str(tmp_path / "out"), "--checkpoint", str(tmp_path / "none.pt")]) == 2
     assert "no photos found" in capsys.readouterr().err
+
+
+def test_formats_density_and_depth(tiny_a_dir: Path, tmp_path: Path):
+    import numpy as np
+    from PIL import Image
+
+    from sharpnet.io.registry import FORMATS
+
+    out = tmp_path / "out"
+    args = [str(tiny_a_dir / "input.png"), "-o", str(out), "--checkpoint", str(tiny_a_dir / "state_dict.pt"),
+            "--model-config", str(tiny_a_dir / "config.json"), "--input-size", "512", "--device", "cpu"]
+    assert main(args + [f"--format={name}" for name in FORMATS] + ["--max-gaussians", "1000", "--depth"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["input.depth.png", "input.depthcolor.png"] + [f"input{f.suffix}" for f in FORMATS.values()])
+    assert PlyData.read(str(out / "input.ply"))["vertex"].count == 1000
+    assert (out / "input.splat").stat().st_size == 1000 * 32
+    assert np.array(Image.open(out / "input.depth.png")).dtype == np.uint16
+
+
+def test_bad_format_or_density_is_a_one_line_error(tmp_path: Path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path), "-o", str(tmp_path / "o"), "--format", "obj"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert main([str(tmp_path), "-o", str(tmp_path / "o"), "--max-gaussians", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --max-gaussians must be at least 1")

@@ -68,3 +68,29 @@ def test_unknown_format_or_bad_density_is_a_one_line_422(client):
     body = upload(client, unique_png(153)).json()
     assert_error(client.get(f"/api/outputs/{body['id']}.exe"), 422, "fmt")
     assert_error(client.get(f"{body['url']}?max_gaussians=0"), 422, "max_gaussians")
+
+
+def test_depth_map_is_16_bit_millimetres_and_has_a_colour_preview(client):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from sharpnet.io.ply import read_ply
+
+    body = upload(client, unique_png(155)).json()
+    assert set(body["downloads"]) == {"ply", "spz", "splat", "compressed.ply"}
+    response = client.get(body["depth_url"])
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.mode == "I;16" and image.size == (body["image_width"], body["image_height"])
+    assert "millimetres" in image.info["Description"]
+    mm = np.array(image)
+    gaussians, _ = read_ply(client.get(body["url"]).content)
+    z = gaussians.mean_vectors[:, 2]
+    assert (mm > 0).all()  # the preview backend covers the whole photo
+    assert z.min() * 1000 - 1 <= mm.min() and mm.max() <= z.max() * 1000 + 1
+    preview = Image.open(io.BytesIO(client.get(body["depth_preview_url"]).content))
+    assert preview.mode == "RGB" and preview.size == image.size
+    pixels = np.array(preview).reshape(-1, 3)
+    assert len(np.unique(pixels, axis=0)) > 10  # a ramp, not a flat image

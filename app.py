@@ -20,6 +20,7 @@ import uuid
 import webbrowser
 from contextlib import asynccontextmanager
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -311,15 +312,33 @@ def _download_model(config: Config) -> int:
     return 0
 
 
+def _not_built(name: str) -> Callable[[list[str]], int]:
+    def unavailable(_: list[str]) -> int:
+        return _fail(f"the {name} subcommand is not part of this version yet")
+
+    return unavailable
+
+
+# The one dispatch point of ``python app.py SUBCOMMAND`` and the ``mlsharp`` console script: each
+# entry takes the remaining arguments and returns the exit status. Serving is the default.
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "predict": _run_predict,
+    "worker": _not_built("worker"),
+    "export-onnx": _not_built("export-onnx"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "predict":
-        return _run_predict(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    if argv and argv[0] == "serve":
+        argv = argv[1:]
 
     from logger import setup_logging
     from mlsharp.cli import build_parser, overrides_from_args
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "app.py").parse_args(argv)
     try:
         config, warnings = load_config(args.config, overrides_from_args(args))
     except ConfigError as exc:

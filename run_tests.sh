@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Linux machine, then runs it.
 #   ./run_tests.sh [pytest args...]
-# Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, and,
+# Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, the
+# project itself (pip install -e .), and,
 # when running as root with apt-get available, Debian's chromium + chromium-driver for the
 # browser end-to-end test, shellcheck for start.sh and ffmpeg (ffprobe checks recorded videos);
 # with npm, PlayCanvas's splat-transform (tools/splat-transform) to read our exports back.
@@ -24,6 +25,8 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
 fi
 echo "[setup] installing requirements"
 "$VPY" -m pip install -q -r requirements.txt -r requirements-dev.txt
+echo "[setup] installing the project (editable: the mlsharp command, imports for bench/)"
+"$VPY" -m pip install -q --no-deps -e .
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)

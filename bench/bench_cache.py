@@ -18,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsharp.cache import ResultCache, new_output_id  # noqa: E402
+from mlsharp.cache import ResultCache, new_output_id
 
 
 def timed(fn, *args) -> float:

@@ -26,11 +26,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_network import reset_peak_rss, status_gb  # noqa: E402
+
+from _common import reset_peak_rss, status_gb
 
 
 def profile(size: int, segments: int, depth: int) -> dict:

@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import reset_peak_rss, status_gb
+
 
 def parse_config(label: str, segments: int):
     from sharpnet.options import InferenceOptions
@@ -35,25 +36,6 @@ def parse_config(label: str, segments: int):
         return InferenceOptions.from_label(label, segments=segments)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-
-
-def status_gb(field: str) -> float | None:
-    """VmRSS / VmHWM of this process in GB (Linux), else None."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
 
 
 def run_case(size: int, config: str, segments: int, runs: int, warmup: int, device: str) -> dict:

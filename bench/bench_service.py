@@ -25,25 +25,9 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from load_fault import free_port, jpeg, launch_server  # noqa: E402
 
 
-def random_checkpoint(path: Path) -> float:
-    """Save a full-size random-weights state dict; returns the seconds it took."""
-    import torch
-
-    from sharpnet.config import SharpConfig
-    from sharpnet.models import build_model
-
-    start = time.perf_counter()
-    torch.manual_seed(0)
-    model = build_model(SharpConfig())
-    torch.save(model.state_dict(), path)
-    return time.perf_counter() - start
+from _common import free_port, jpeg, launch_server, random_checkpoint, stop_server
 
 
 def start_server(root: Path, port: int, checkpoint: Path, side: int, mode: str, timeout: float) -> subprocess.Popen:
@@ -106,11 +90,7 @@ def main() -> int:
                       f"{median(1):.2f} s, overhead share {median(2):.1%} "
                       f"({rows[0][2]:.1%} on the first request)")
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process)
     return 0
 
 

@@ -29,13 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "ui"))
-
-from sharpnet.io.registry import export_file, scene_from_ply  # noqa: E402
-from sharpnet.gaussians import Gaussians  # noqa: E402
-from sharpnet.io.ply import save_ply  # noqa: E402
+from _common import REPO, chromium_paths, make_driver
+from sharpnet.gaussians import Gaussians
+from sharpnet.io.ply import save_ply
+from sharpnet.io.registry import export_file, scene_from_ply
 
 WIDTH, HEIGHT, F_PX = 1024, 768, 900.0
 
@@ -143,7 +140,6 @@ fetch(url).then((r) => r.arrayBuffer()).then(async (buf) => {
 def browser_load(files: list[Path], base: str, timeout: int, profile: Path, repeat: int) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from ui_helpers import chromium_paths, make_driver
 
     paths = chromium_paths()
     if isinstance(paths, str):

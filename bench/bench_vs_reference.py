@@ -21,6 +21,8 @@ size where the golden cases only cover tiny configurations. ``--configs`` adds o
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
+import importlib.util
 import sys
 import tempfile
 import time
@@ -30,13 +32,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
 
 def import_reference(src: Path):
-    sys.path.insert(0, str(src))
+    """Apple's ``sharp`` package from ``src``, loaded by location (nothing is added to sys.path)."""
+    spec = importlib.machinery.PathFinder.find_spec("sharp", [str(src)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"error: no 'sharp' package under {src}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["sharp"] = package  # its own submodule imports resolve through the package's path
+    spec.loader.exec_module(package)
     sys.modules.setdefault("gsplat", types.ModuleType("gsplat"))  # its renderer only; never called here
     from sharp.cli.predict import predict_image
     from sharp.models import PredictorParams, create_predictor

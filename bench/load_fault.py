@@ -18,10 +18,8 @@ answers to bad input, results lost.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -34,32 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
-import yaml
-from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sharpnet.io.ply import read_ply  # noqa: E402
+from _common import free_port, jpeg, launch_server, split_rss, stop_server, worker_pids
+from sharpnet.io.ply import read_ply
 
 MAX_UPLOAD_MB = 8.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def jpeg(seed: int, width: int, height: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:height, 0:width]
-    base = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) % 256], axis=-1)
-    noise = rng.integers(0, 40, (height, width, 3))
-    buffer = io.BytesIO()
-    Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def bomb_header(width: int, height: int) -> bytes:
@@ -79,74 +56,6 @@ def bad_inputs() -> list[tuple[str, bytes]]:
         ("bomb-header", bomb_header(60_000, 60_000)),
         ("oversized", b"\xff" * int((MAX_UPLOAD_MB + 1) * 1e6)),
     ]
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (Linux /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                pass
-    return out
-
-
-def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024.0
-
-
-def split_rss(server_pid: int) -> tuple[float, float]:
-    """(server process RSS, sum of its worker processes' RSS) in MB."""
-    return rss_mb([server_pid]), rss_mb(worker_pids(server_pid))
-
-
-def worker_pids(server_pid: int) -> list[int]:
-    pids = []
-    for pid in process_tree(server_pid)[1:]:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-            pids.append(pid)
-    return pids
-
-
-def launch_server(root: Path, port: int, config: dict, timeout: float = 120.0) -> subprocess.Popen:
-    """``python app.py`` with ``config`` (written to root/config.yaml) on ``port``, logging to
-    root/server.log; returns once /api/health says the model is loaded."""
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log_path = root / "server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser", "--port", str(port)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early ({process.returncode}); end of {log_path}:\n"
-                             f"{log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json().get("model_loaded"):
-                return process
-        except (httpx.HTTPError, ValueError):
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"server did not come up within {timeout:.0f} s")
 
 
 def start_server(root: Path, port: int, workers: int, concurrency: int) -> subprocess.Popen:
@@ -257,11 +166,7 @@ def main() -> int:
                     lost += 0 if ok else 1
         health = httpx.get(f"{base}/api/stats").json()
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
     latencies = sorted(t for _, s, t, _ in results if s == 200)
     codes = Counter(s for _, s, _, _ in results if s != 200 and isinstance(s, int))

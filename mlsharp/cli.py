@@ -13,17 +13,24 @@ from mlsharp import __version__
 from mlsharp.config import CHECKPOINT_NAME, LOG_LEVELS, MODES
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
+    """The serve command's flags; ``prog`` is how the user called it (app.py or mlsharp)."""
     parser = argparse.ArgumentParser(
-        prog="app.py",
+        prog=prog,
         description=(
             "MLSharp 3D Maker: a local web service that turns one photo into a 3D Gaussian "
             "Splatting scene (.ply) with Apple's SHARP model."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "Subcommand: `python app.py predict PHOTO... -o DIR` converts photos without a server "
-            "(see `python app.py predict --help`). Values not given here come from the config file, "
-            "then from the built-in defaults."
+            "subcommands:\n"
+            "  serve                 the web service (the default; the options above)\n"
+            "  predict PHOTO... -o DIR\n"
+            "                        photos to scenes without a server (see `predict --help`)\n"
+            "  worker                a job-engine worker process\n"
+            "  export-onnx           the network as an ONNX file\n\n"
+            "Values not given here come from the environment (MLSHARP_SECTION__KEY), then the config\n"
+            "file, then the built-in defaults."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

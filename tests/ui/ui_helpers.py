@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,54 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from bench._common import chromium_paths, make_driver  # noqa: F401 - one driver set-up for tests and bench
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKGROUND = (0x14, 0x16, 0x1B)  # the viewer's clear colour (static/js/viewer.js)
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--use-angle=swiftshader",  # WebGL2 in software: no GPU on CI machines
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-dev-shm-usage",
-)
-
-
-def chromium_paths() -> tuple[str, str] | str:
-    """(chromium, chromedriver), or the reason they cannot be used."""
-    browser = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and os.path.exists(p)), None)
-    driver = next((p for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver") if p and os.path.exists(p)), None)
-    if not browser or not driver:
-        missing = " and ".join(n for n, p in (("chromium", browser), ("chromedriver", driver)) if not p)
-        return f"{missing} not installed (Debian: apt-get install chromium chromium-driver; run_tests.sh does it as root)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -r requirements-dev.txt)"
-    return browser, driver
-
-
-def make_driver(browser: str, driver: str, profile: Path, downloads: Path, size: tuple[int, int] = (1280, 860)):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument(f"--window-size={size[0]},{size[1]}")
-    options.add_experimental_option("prefs", {
-        "download.default_directory": str(downloads),
-        "download.prompt_for_download": False,
-        "safebrowsing.enabled": False,
-    })
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
 
 
 def shapes_photo(path: Path, width: int = 640, height: int = 480) -> Path:

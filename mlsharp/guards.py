@@ -1,7 +1,9 @@
 """The request guards that act on headers before any handler (or body read) runs, in one place.
 
 Order matters (the last added runs first): security headers wrap everything, so even a refusal
-carries them; then the Host/Origin check (:mod:`mlsharp.site_guard`); then the caller's own limits.
+carries them; then the Host/Origin check (:mod:`mlsharp.site_guard`); then the pace of the body and
+the header count (:mod:`mlsharp.slow_clients`); then authentication and rate limit from the headers
+(:mod:`mlsharp.early_gate`).
 :func:`install_guards` is called after the body-size limit is added, so all of these run before it.
 """
 
@@ -10,12 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlsharp.early_gate import EarlyGateMiddleware
 from mlsharp.page_headers import SecurityHeadersMiddleware
 from mlsharp.site_guard import SiteGuardMiddleware
+from mlsharp.slow_clients import BodyPace, SlowClientMiddleware
 
 
-def install_guards(app: Any, config: Any, static_dir: Path) -> None:
+def install_guards(app: Any, config: Any, static_dir: Path, pace: BodyPace = BodyPace()) -> None:
     security = config.security
+    app.add_middleware(EarlyGateMiddleware, router_owner=app)
+    app.add_middleware(SlowClientMiddleware, pace=pace)
     app.add_middleware(SiteGuardMiddleware, bound_host=config.server.host,
                        allowed_hosts=tuple(getattr(security, "allowed_hosts", ())),
                        allowed_origins=tuple(security.cors_origins))

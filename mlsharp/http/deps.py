@@ -114,6 +114,8 @@ def metrics_caller(request: Request, owner: OwnerDep) -> Caller:
 
 def rate_limited(request: Request, owner: OwnerDep) -> None:
     """Dependency of the routes that start predictions: per-client requests per minute."""
+    if "rate_limited" in (getattr(request.state, "mlsharp_early", None) or {}):
+        return  # already counted from the headers, before the body was read (mlsharp.early_gate)
     limiter = owner.rate_limiter
     client = request.client.host if request.client else "unknown"
     wait = limiter.check(client)

@@ -11,7 +11,6 @@ request state, so the route's own dependencies do not count the rate twice.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import HTTPException
@@ -24,6 +23,7 @@ except ImportError:  # pragma: no cover - older FastAPI: the router's list is al
     def iter_route_contexts(routes: Any) -> Any:
         return iter(routes)
 
+from mlsharp.asgi_reply import refuse
 from mlsharp.http.deps import get_caller, metrics_caller, rate_limited
 
 HEADER_CHECKS = (get_caller, metrics_caller, rate_limited)
@@ -77,17 +77,8 @@ class EarlyGateMiddleware:
                 for check in checks:
                     decided[check.__name__] = check(request, owner)
             except HTTPException as exc:
-                await self._refuse(send, exc)
+                extra = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+                await refuse(send, exc.status_code, exc.detail, extra)
                 return
             scope.setdefault("state", {})[STATE_KEY] = decided
         await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _refuse(send: Any, exc: HTTPException) -> None:
-        body = json.dumps({"detail": exc.detail}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]
-        headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-        await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-

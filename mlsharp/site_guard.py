@@ -17,11 +17,12 @@ Both checks read headers only, so they run before any body is read.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
+
+from mlsharp.asgi_reply import refuse
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -57,14 +58,6 @@ def allowed_host_names(bound: str, extra: Iterable[str] = ()) -> tuple[frozenset
     return frozenset(n for n in names if n), any_ip
 
 
-def _reply(status: int, detail: str) -> tuple[dict, dict]:
-    body = json.dumps({"detail": detail}).encode()
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                         (b"connection", b"close")]}
-    return start, {"type": "http.response.body", "body": body}
-
-
 class SiteGuardMiddleware:
     def __init__(self, app: Any, bound_host: str, allowed_hosts: Iterable[str] = (),
                  allowed_origins: Iterable[str] = ()) -> None:
@@ -95,15 +88,12 @@ class SiteGuardMiddleware:
                    if name in (b"host", b"origin", b"sec-fetch-site")}
         host_header = headers.get(b"host", "")
         if host_header and not self.host_allowed(split_host(host_header)[0]):
-            replies = _reply(400, "this server does not answer to that Host name "
-                                  "(add it to security.allowed_hosts if it is yours)")
+            await refuse(send, 400, "this server does not answer to that Host name "
+                                    "(add it to security.allowed_hosts if it is yours)")
         elif scope.get("method", "GET") not in SAFE_METHODS and self._cross_site(headers, host_header):
-            replies = _reply(403, "cross-site request refused: this origin is not in security.cors_origins")
+            await refuse(send, 403, "cross-site request refused: this origin is not in security.cors_origins")
         else:
             await self.app(scope, receive, send)
-            return
-        for message in replies:
-            await send(message)
 
     def _cross_site(self, headers: dict, host_header: str) -> bool:
         origin = headers.get(b"origin")

@@ -18,12 +18,13 @@ are bounded earlier, by :mod:`mlsharp.http_protocol`.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
+
+from mlsharp.asgi_reply import refuse
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,7 @@ class SlowClientMiddleware:
             return
         pace = self.pace
         if len(scope.get("headers", ())) > pace.max_headers:
-            body = json.dumps({"detail": f"more than {pace.max_headers} request header lines"}).encode()
-            await send({"type": "http.response.start", "status": 431,
-                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await refuse(send, 431, f"more than {pace.max_headers} request header lines")
             return
         started = time.monotonic()
         state = {"received": 0, "complete": False}

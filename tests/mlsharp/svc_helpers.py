@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import httpx
+import yaml
 from PIL import Image
 
 from mlsharp.config import Config, build_config
@@ -46,3 +51,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def launch_app(root: Path, config: dict, headers: dict | None = None, timeout: float = 120.0):
+    """``python app.py`` with ``config`` (written to root/config.yaml) on a free port, output
+    discarded; returns ``(process, port)`` once /api/health says the model is loaded."""
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump({"browser": {"open": False}, "logging": {"file": False}, **config}))
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(REPO / "app.py"), "-c", str(path), "--no-browser",
+                                "--port", str(port)], cwd=root, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early ({process.returncode})")
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/api/health", headers=headers, timeout=1)
+            if health.status_code == 200 and health.json().get("model_loaded"):
+                return process, port
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("server did not come up")

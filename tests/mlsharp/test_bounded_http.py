@@ -5,48 +5,28 @@ without a key is refused before its (large) body is read."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from app import MLSharpApp
 from mlsharp.http_protocol import HeadLimits
 from mlsharp.slow_clients import BodyPace
-from svc_helpers import block_photo, free_port, png_bytes, service_config
+from svc_helpers import block_photo, launch_app, png_bytes, service_config
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "bounded-http-test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("bounded")
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "browser": {"open": False}, "logging": {"file": False},
+    process, port = launch_app(root, {
         "cache": {"dir": str(root / "cache")},
         "model": {"temp_dir": str(root / "tmp"), "checkpoint": str(root / "absent.pt")},
         "inference": {"input_size": [512, 512]}, "limits": {"max_upload_mb": 60.0},
         "security": {"api_keys": [KEY]},
-    }))
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(REPO / "app.py"), "-c", str(config), "--no-browser",
-                                "--port", str(port)], cwd=root, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server exited early"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", headers={"X-API-Key": KEY}, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    }, headers={"X-API-Key": KEY})
     yield port
     process.kill()
     process.wait(timeout=30)

@@ -10,11 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-import yaml
 
-from svc_helpers import free_port
+from svc_helpers import launch_app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,26 +51,12 @@ def wait_for(condition, timeout: float, step: float = 0.05) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
 def test_sigkilled_server_leaves_no_worker_alive(tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "browser": {"open": False}, "logging": {"file": False},
+    server, _ = launch_app(tmp_path, {
         "cache": {"dir": str(tmp_path / "cache")},
         "model": {"temp_dir": str(tmp_path / "tmp"), "checkpoint": str(tmp_path / "absent.pt")},
         "inference": {"input_size": [512, 512]}, "performance": {"max_workers": 2},
-    }))
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(REPO / "app.py"), "-c", str(config), "--no-browser",
-                               "--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    })
     try:
-        def loaded() -> bool:
-            assert server.poll() is None, "server exited early"
-            try:
-                return bool(httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json()["model_loaded"])
-            except (httpx.HTTPError, ValueError, KeyError):
-                return False
-
-        assert wait_for(loaded, 120, 0.2)
         children = descendants(server.pid)
         assert len(children) >= 3  # two workers + the resource tracker
         os.kill(server.pid, signal.SIGKILL)

@@ -377,15 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     # that would end the process with -15 after a clean shutdown. Treated like Ctrl+C, it exits 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logger.info("serving on http://{}:{}/ (API docs at /docs)", host, port)
-    from mlsharp.http_protocol import HeadLimits, bounded_protocol
+    from mlsharp.http_protocol import bounded_protocol, head_limits
 
-    head_limits = HeadLimits()
+    limits = head_limits(config)
     uvicorn.run(
         service.app,
         host=host,
         port=port,
-        http=bounded_protocol(head_limits),  # request head size, line and time limits (431/414/408)
-        h11_max_incomplete_event_size=2 * head_limits.max_head,
+        http=bounded_protocol(limits),  # request head size, line and time limits (431/414/408)
+        h11_max_incomplete_event_size=2 * limits.max_head,
         timeout_keep_alive=config.performance.timeout_keep_alive,
         log_config=None,
         access_log=config.logging.level in ("TRACE", "DEBUG"),

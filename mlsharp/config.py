@@ -198,6 +198,17 @@ class LimitsConfig(Section):
                            ge=4, le=2_000_000_000)
     rate_limit_per_minute: int = opt(0, "prediction requests per client per minute (0: unlimited; 429)",
                                       ge=0, le=1_000_000)
+    max_header_kb: int = opt(32, "largest request head (request line + headers) in KB (431)",
+                             ge=1, le=1024)
+    max_header_lines: int = opt(100, "most header lines in one request (431)",
+                                ge=8, le=10_000)
+    header_timeout: float = opt(10.0, "seconds a connection may take to send a complete request head (408)",
+                                ge=0.5, le=600.0)
+    body_timeout: float = opt(20.0, "seconds an upload may pause without sending a byte (408)",
+                              ge=0.5, le=3600.0)
+    min_upload_kbps: float = opt(
+        2.0, "slowest average upload accepted once body_timeout has passed, in KB/s (408; 0: any)",
+        ge=0.0, le=1_000_000.0)
 
 
 class SecurityConfig(Section):
@@ -211,6 +222,10 @@ class SecurityConfig(Section):
     cors_origins: tuple[Annotated[str, Field(pattern=r"\*|https?://[^\s/]+")], ...] = opt(
         (), "origins allowed to call the API from other web pages (CORS); empty: none",
         pattern_help="* or an origin like https://example.org",
+    )
+    allowed_hosts: tuple[Annotated[str, Field(pattern=r"\*|[A-Za-z0-9.:_-]+")], ...] = opt(
+        (), "extra Host names this server answers to (besides the bound name and localhost); * for any",
+        pattern_help="* or a host name",
     )
 
 

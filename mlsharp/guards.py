@@ -18,11 +18,16 @@ from mlsharp.site_guard import SiteGuardMiddleware
 from mlsharp.slow_clients import BodyPace, SlowClientMiddleware
 
 
-def install_guards(app: Any, config: Any, static_dir: Path, pace: BodyPace = BodyPace()) -> None:
+def body_pace(config: Any) -> BodyPace:
+    limits = config.limits
+    return BodyPace(gap_timeout=limits.body_timeout, min_rate=limits.min_upload_kbps * 1024.0,
+                    grace=limits.body_timeout, max_headers=limits.max_header_lines)
+
+
+def install_guards(app: Any, config: Any, static_dir: Path) -> None:
     security = config.security
     app.add_middleware(EarlyGateMiddleware, router_owner=app)
-    app.add_middleware(SlowClientMiddleware, pace=pace)
+    app.add_middleware(SlowClientMiddleware, pace=body_pace(config))
     app.add_middleware(SiteGuardMiddleware, bound_host=config.server.host,
-                       allowed_hosts=tuple(getattr(security, "allowed_hosts", ())),
-                       allowed_origins=tuple(security.cors_origins))
+                       allowed_hosts=tuple(security.allowed_hosts), allowed_origins=tuple(security.cors_origins))
     app.add_middleware(SecurityHeadersMiddleware, static_dir=static_dir)

@@ -34,6 +34,14 @@ class HeadLimits:
     head_timeout: float = 10.0
 
 
+def head_limits(config: Any) -> HeadLimits:
+    """From ``limits.max_header_kb`` and ``limits.header_timeout``; the request line may use at most
+    8 KB of the head (as most servers allow)."""
+    max_head = config.limits.max_header_kb * 1024
+    return HeadLimits(max_line=min(8 * 1024, max_head), max_head=max_head,
+                      head_timeout=config.limits.header_timeout)
+
+
 def raw_reply(status: int, detail: str) -> bytes:
     body = json.dumps({"detail": detail}).encode()
     head = (f"HTTP/1.1 {status} {REASONS[status]}\r\ncontent-type: application/json\r\n"

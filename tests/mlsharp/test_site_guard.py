@@ -98,3 +98,10 @@ def test_bound_to_every_interface_any_ip_is_fine_but_not_a_foreign_name(tmp_path
         headers = {"X-API-Key": "k" * 20}
         assert client.get("/api/health", headers={**headers, "Host": "192.168.1.20:8000"}).status_code == 200
         assert client.get("/api/health", headers={**headers, "Host": "attacker.example"}).status_code == 400
+
+
+def test_deployments_list_their_own_names(tmp_path):
+    owner = MLSharpApp(service_config(tmp_path, security={"allowed_hosts": ["splats.example.org"]}))
+    with TestClient(owner.app) as client:
+        assert client.get("/api/health", headers={"Host": "splats.example.org"}).status_code == 200
+        assert client.get("/api/health", headers={"Host": "other.example.org"}).status_code == 400

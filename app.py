@@ -110,6 +110,12 @@ class MLSharpApp:
                                   run_dir=self.run_dir, on_lookup=self.metrics.cache_lookup)
         self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity)
         self.engine.on_finish(self.service.job_finished)
+        from mlsharp.tokens import verifier_from_config
+        from mlsharp.tracking import Tracking
+
+        self.tokens = verifier_from_config(config.security)
+        self.tracking = Tracking.build(config, self.service, self.engine,
+                                       enforce=self.api_keys.enabled or self.tokens is not None)
         self.started = time.time()
         self.app = self.create_app()
 
@@ -215,6 +221,7 @@ class MLSharpApp:
 
     async def shutdown(self) -> None:
         await self.engine.stop()
+        await self.tracking.stop()
         self.cache.close()
         self.uncached.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -360,10 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         service = MLSharpApp(config, clear_cache=args.clear_cache)
     except (DeviceUnavailableError, BackendUnavailable, ConfigError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if service.tokens is not None:
+        logger.info("JWT bearer tokens ({}) accepted on /api/*", config.security.jwt_algorithm)
     if service.api_keys.enabled:
         logger.info("API keys required on /api/*{} ({} key(s))",
                     " and metrics" if config.security.protect_metrics else "", len(service.api_keys))
-    elif host not in ("127.0.0.1", "localhost", "::1"):
+    elif service.tokens is None and host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("!" * 78)
         logger.warning("listening on {} WITHOUT an API key: anyone who can reach this machine can use", host)
         logger.warning("the service. Set security.api_keys (or MLSHARP_API_KEYS) to require a key.")

@@ -196,8 +196,11 @@ class LimitsConfig(Section):
                                 ge=0.001, le=10_000.0)
     max_pixels: int = opt(100_000_000, "largest decoded photo in pixels (decompression bombs: 413)",
                            ge=4, le=2_000_000_000)
-    rate_limit_per_minute: int = opt(0, "prediction requests per client per minute (0: unlimited; 429)",
-                                      ge=0, le=1_000_000)
+    rate_limit_per_minute: int = opt(
+        0, "prediction requests per caller per minute (the credential's owner, else the client address; "
+        "0: unlimited; 429)", ge=0, le=1_000_000)
+    max_queued_per_caller: int = opt(0, "unfinished jobs one caller may have at once (0: unlimited; 429)",
+                                     ge=0, le=1_000_000)
     max_header_kb: int = opt(32, "largest request head (request line + headers) in KB (431)",
                              ge=1, le=1024)
     max_header_lines: int = opt(100, "most header lines in one request (431)",
@@ -227,6 +230,32 @@ class SecurityConfig(Section):
         (), "extra Host names this server answers to (besides the bound name and localhost); * for any",
         pattern_help="* or a host name",
     )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
+                           "PS256", "PS384", "PS512"] = opt("HS256", "algorithm JWT bearer tokens must be signed with")
+    jwt_secret: str | None = opt(
+        None, "shared secret of HS* tokens, at least 32 bytes (MLSHARP_JWT_SECRET also sets it); "
+        "with it or jwt_public_key set, JWT bearer tokens are accepted", secret=True)
+    jwt_public_key: str | None = opt(None, "PEM public key (text or file path) of RS*/ES*/PS* tokens")
+    jwt_audience: str | None = opt(None, "required 'aud' claim (null: tokens must carry none)")
+    jwt_issuer: str | None = opt(None, "required 'iss' claim (null: not checked)")
+    jwt_leeway_s: float = opt(30.0, "clock skew tolerated on exp/nbf/iat, seconds", ge=0.0, le=3600.0)
+
+
+class WebhooksConfig(Section):
+    secret: str | None = opt(
+        None, "HMAC-SHA256 key signing webhook deliveries (MLSHARP_WEBHOOK_SECRET also sets it); "
+        "webhook_url is refused without one", secret=True)
+    allow_private: bool = opt(False, "let webhooks reach loopback/private/link-local addresses (SSRF guard off)")
+    max_attempts: int = opt(5, "delivery attempts before giving up", ge=1, le=50)
+    backoff_s: float = opt(2.0, "wait before the 2nd attempt; doubles each time (capped at 300 s)",
+                           ge=0.0, le=3600.0)
+    timeout_s: float = opt(10.0, "seconds one delivery attempt may take", ge=0.1, le=300.0)
+
+
+class BatchConfig(Section):
+    max_files: int = opt(100, "photos per batch, zip members included (413 past it)", ge=1, le=100_000)
+    max_total_mb: float = opt(500.0, "bytes per batch request, and unpacked photos of an uploaded zip (413)",
+                              ge=0.001, le=100_000.0)
 
 
 class Config(Section):
@@ -244,6 +273,8 @@ class Config(Section):
     auto_tune: AutoTuneConfig = AutoTuneConfig()
     limits: LimitsConfig = LimitsConfig()
     security: SecurityConfig = SecurityConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    batch: BatchConfig = BatchConfig()
 
     def path(self, value: str | Path) -> Path:
         """A configured path; relative ones are taken from the app directory, not the caller's cwd."""

@@ -22,7 +22,7 @@ STAGE_ORDER = ("queued", "loading", "inference", "saving", "done")
 @dataclass
 class Job:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    state: str = "queued"  # queued | running | done | error
+    state: str = "queued"  # queued | running | done | error | cancelled
     stage: str = "queued"
     created: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -33,7 +33,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.state in ("done", "error")
+        return self.state in ("done", "error", "cancelled")
 
     def advance(self, stage: str) -> None:
         if stage not in STAGE_ORDER:
@@ -47,13 +47,25 @@ class Job:
 
     def succeed(self, result: dict[str, Any]) -> None:
         with self._lock:
+            if self.state == "cancelled":  # a result that arrives after the cancel is discarded
+                return
             self.result, self.state, self.stage = result, "done", "done"
             self.finished = time.monotonic()
 
     def fail(self, status_code: int, detail: str) -> None:
         with self._lock:
+            if self.state == "cancelled":
+                return
             self.error = {"status_code": status_code, "detail": detail}
             self.state, self.stage = "error", "error"
+            self.finished = time.monotonic()
+
+    def cancelled(self) -> None:
+        """Its owner cancelled it (``DELETE /api/jobs/{id}``): finished, neither result nor error."""
+        with self._lock:
+            if self.done:
+                return
+            self.state, self.stage = "cancelled", "cancelled"
             self.finished = time.monotonic()
 
     def snapshot(self) -> dict[str, Any]:

@@ -35,6 +35,8 @@ class Records(Protocol):
 
     def remove_member(self, kind: str, key: str, member: str) -> None: ...
 
+    def has_member(self, kind: str, key: str, member: str) -> bool: ...
+
     def count_members(self, kind: str, key: str) -> int: ...
 
 
@@ -93,6 +95,10 @@ class MemoryRecords:
             if members is not None:
                 members.discard(member)
 
+    def has_member(self, kind: str, key: str, member: str) -> bool:
+        with self._lock:
+            return member in (self._live(kind, key) or ())
+
     def count_members(self, kind: str, key: str) -> int:
         with self._lock:
             return len(self._live(kind, key) or ())
@@ -146,6 +152,9 @@ class RedisRecords:
 
     def remove_member(self, kind: str, key: str, member: str) -> None:
         self.client.srem(self._key(kind, key), member)
+
+    def has_member(self, kind: str, key: str, member: str) -> bool:
+        return bool(self.client.sismember(self._key(kind, key), member))
 
     def count_members(self, kind: str, key: str) -> int:
         return int(self.client.scard(self._key(kind, key)))

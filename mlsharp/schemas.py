@@ -46,9 +46,12 @@ class PredictResponse(BaseModel):
     message: str | None = Field(None, description="For the preview: how to get the real model")
 
 
+JobState = Literal["queued", "running", "done", "error", "cancelled"]
+
+
 class JobAccepted(BaseModel):
     job_id: str
-    state: Literal["queued", "running", "done", "error"]
+    state: JobState
     status_url: str
 
 
@@ -57,13 +60,29 @@ class JobError(BaseModel):
     detail: str
 
 
+class WebhookAttempt(BaseModel):
+    attempt: int
+    at: float = Field(description="Unix time the attempt started")
+    status_code: int | None = Field(description="The receiver's HTTP status; null when unreachable")
+    error: str | None = Field(description="Why the attempt failed; null when delivered")
+    duration_s: float
+
+
+class WebhookStatus(BaseModel):
+    url: str
+    state: Literal["pending", "retrying", "delivered", "failed"]
+    attempts: list[WebhookAttempt]
+
+
 class JobStatus(BaseModel):
     job_id: str
-    state: Literal["queued", "running", "done", "error"]
-    stage: Literal["queued", "loading", "inference", "saving", "done", "error"]
+    state: JobState
+    stage: Literal["queued", "loading", "inference", "saving", "done", "error", "cancelled"]
     elapsed_s: float
     result: PredictResponse | None = None
     error: JobError | None = None
+    batch_id: str | None = Field(None, description="The batch this job belongs to, if any")
+    webhook: WebhookStatus | None = Field(None, description="Delivery attempts of the job's webhook")
 
 
 class ExportFormatInfo(BaseModel):

@@ -15,10 +15,15 @@ Nothing here knows about HTTP: :meth:`TokenVerifier.verify` returns the claims o
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
+
+from mlsharp.config import ConfigError
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 PUBLIC_KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
@@ -114,3 +119,29 @@ class TokenVerifier:
         if not isinstance(sub, str) or not sub.strip():
             raise TokenRejected("the token's 'sub' claim must be a non-empty string")
         return claims
+
+
+JWT_SECRET_ENV = "MLSHARP_JWT_SECRET"
+
+
+def verifier_from_config(security: Any, environ: Mapping[str, str] | None = None) -> TokenVerifier | None:
+    """The verifier ``security.jwt_*`` describe, or ``None`` when JWT is not switched on.
+
+    HS* needs ``jwt_secret`` (or ``MLSHARP_JWT_SECRET``); the others ``jwt_public_key``. A key of
+    the wrong kind for the algorithm is a start-up error, not a silently disabled check.
+    """
+    environ = os.environ if environ is None else environ
+    secret = environ.get(JWT_SECRET_ENV, "").strip() or security.jwt_secret
+    algorithm = security.jwt_algorithm
+    hmac_family = algorithm in HMAC_ALGORITHMS
+    if not secret and not security.jwt_public_key:
+        return None
+    key = secret if hmac_family else security.jwt_public_key
+    if not key:
+        wanted = "security.jwt_secret (or MLSHARP_JWT_SECRET)" if hmac_family else "security.jwt_public_key"
+        raise ConfigError(f"security.jwt_algorithm {algorithm} needs {wanted}")
+    settings = TokenSettings(algorithm, key, security.jwt_audience, security.jwt_issuer, security.jwt_leeway_s)
+    try:
+        return TokenVerifier(settings)
+    except TokenError as exc:
+        raise ConfigError(f"security.jwt: {exc}") from None

@@ -120,7 +120,10 @@ class LocalEngine:
             job.fail(exc.status_code, exc.detail)
             self._on_finish(None, exc)
         except asyncio.CancelledError:
-            job.fail(503, job.cancel_reason or "the server shut down before this job finished")
+            if job.cancel_reason == "cancelled":
+                job.cancelled()
+            else:
+                job.fail(503, "the server shut down before this job finished")
             self._on_finish(None, ServiceError(503, "cancelled", outcome="cancelled"))
             raise
         except Exception as exc:  # noqa: BLE001 - one job's bug must not kill the engine
@@ -164,6 +167,11 @@ class LocalEngine:
                 if reason is None:
                     raise
                 raise ServiceError(507, reason, outcome="error") from None
+            except asyncio.CancelledError:
+                self._discard(spec)
+                if job.cancel_reason == "cancelled":  # stop the work too, not only the waiting
+                    slot.rebuild("its job was cancelled")
+                raise
             except BaseException:
                 self._discard(spec)
                 raise

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from mlsharp.http.deps import ServiceDep, get_caller
+from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller
 from mlsharp.http.errors import described
 from mlsharp.exports import DEPTH_COLOR_SUFFIX, DEPTH_SUFFIX, MAX_GAUSSIANS
 from sharpnet.io.registry import FORMATS
@@ -63,8 +63,10 @@ async def depth_preview(service: ServiceDep, output_id: str) -> Any:
 
 
 @router.get("/{output_id:output_id}.{fmt}", response_class=FileResponse, responses=RESPONSES)
-async def download(service: ServiceDep, output_id: str, fmt: Format, max_gaussians: MaxGaussians = None) -> Any:
+async def download(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str, fmt: Format,
+                   max_gaussians: MaxGaussians = None) -> Any:
     """The scene in any export format: ``ply`` (SHARP's layout), ``spz``, ``splat``, ``compressed.ply``."""
+    tracking.check_output(output_id, caller.id)
     spec = FORMATS[fmt.value]
     path = await service.export_for(output_id, spec.name, max_gaussians)
     tag = f"-{max_gaussians}" if max_gaussians is not None else ""

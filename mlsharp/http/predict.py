@@ -1,12 +1,16 @@
-"""Predictions: ``POST /api/predict`` (wait for the scene) and the job routes (answer at once, poll)."""
+"""Predictions: ``POST /api/predict`` (wait for the scene) and the job routes (answer at once, poll).
+
+Jobs belong to the caller that created them (see :mod:`mlsharp.tracking`): status and cancel of
+another caller's job answer 404, exactly like an unknown id.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
-from mlsharp.http.deps import ServiceDep, get_caller, rate_limited
+from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller, rate_limited
 from mlsharp.http.errors import ERRORS, described
 from mlsharp.schemas import JobAccepted, JobStatus, PredictResponse
 
@@ -21,31 +25,46 @@ SizeField = Annotated[
     int | None,
     Form(description="Network input side (default from the config); rounded to a multiple of 64 in 512..1536"),
 ]
+WebhookField = Annotated[
+    str | None,
+    Form(description="http(s) URL to POST a signed JSON notice to when the job ends (needs webhooks.secret)"),
+]
+UNKNOWN_JOB = described((404, "Unknown or forgotten job (or another caller's)"))
 
 
 @router.post("/predict", response_model=PredictResponse, responses=ERRORS, dependencies=[Depends(rate_limited)])
-async def predict(service: ServiceDep, file: UploadField, f_px: FocalField = None,
-                  input_size: SizeField = None) -> Any:
+async def predict(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, file: UploadField,
+                  f_px: FocalField = None, input_size: SizeField = None) -> Any:
     """Turn one photo into a Gaussian scene and wait for it (for scripts and curl)."""
     data = await file.read()
     service.admit()
     try:
-        return await service.predict(data, f_px, input_size)
+        return tracking.granted(await service.predict(data, f_px, input_size), caller.id)
     finally:
         service.release()
 
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted, responses=ERRORS,
              dependencies=[Depends(rate_limited)])
-async def create_job(service: ServiceDep, file: UploadField, f_px: FocalField = None,
-                     input_size: SizeField = None) -> Any:
+async def create_job(request: Request, tracking: TrackingDep, caller: CallerDep, file: UploadField,
+                     f_px: FocalField = None, input_size: SizeField = None,
+                     webhook_url: WebhookField = None) -> Any:
     """Same as /api/predict, but answer at once with a job id to poll (for the web page)."""
     data = await file.read()
-    job = await service.submit_job(data, f_px, input_size)
-    return {"job_id": job.id, "state": job.state, "status_url": f"/api/jobs/{job.id}"}
+    job = await tracking.submit(caller.id, data, f_px, input_size, webhook_url, str(request.base_url))
+    return {"job_id": job["job_id"], "state": job["state"], "status_url": f"/api/jobs/{job['job_id']}"}
 
 
-@router.get("/jobs/{job_id}", response_model=JobStatus, responses=described((404, "Unknown or forgotten job")))
-async def job_status(service: ServiceDep, job_id: str) -> Any:
+@router.get("/jobs/{job_id}", response_model=JobStatus, responses=UNKNOWN_JOB)
+async def job_status(tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
     """State, stage and elapsed time of a job; its result (or error) once finished."""
-    return service.job(job_id)
+    return tracking.job(job_id, caller.id)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobStatus, responses=UNKNOWN_JOB)
+async def cancel_job(tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
+    """Cancel a job: a queued one never runs, a running one is stopped and its result discarded.
+
+    Idempotent: cancelling a cancelled or finished job changes nothing and answers its status.
+    """
+    return tracking.cancel(job_id, caller.id)

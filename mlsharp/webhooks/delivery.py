@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from mlsharp.webhooks.guard import Resolver, Target, UnsafeWebhook, check_webhoo
 from mlsharp.webhooks.signing import sign
 
 USER_AGENT = "MLSharp-Webhook/1"
+WEBHOOK_SECRET_ENV = "MLSHARP_WEBHOOK_SECRET"
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -40,6 +42,16 @@ class WebhookSettings:
 
     def delay(self, attempt: int) -> float:
         return min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+
+    @classmethod
+    def from_config(cls, webhooks: Any, environ: Mapping[str, str] | None = None) -> "WebhookSettings | None":
+        """``webhooks.*`` (the secret may come from ``MLSHARP_WEBHOOK_SECRET``); ``None`` without a secret."""
+        environ = os.environ if environ is None else environ
+        secret = environ.get(WEBHOOK_SECRET_ENV, "").strip() or webhooks.secret
+        if not secret:
+            return None
+        return cls(secret, webhooks.allow_private, webhooks.max_attempts, webhooks.backoff_s,
+                   timeout_s=webhooks.timeout_s)
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

@@ -18,6 +18,7 @@ def exercise(records) -> None:
     records.remove_member("pending", "alice", "j1")
     records.remove_member("pending", "nobody", "j1")
     assert records.count_members("pending", "alice") == 1 and records.count_members("pending", "bob") == 0
+    assert records.has_member("pending", "alice", "j2") and not records.has_member("pending", "alice", "j1")
 
 
 def test_memory_records():

@@ -116,6 +116,9 @@ class MLSharpApp:
         self.tokens = verifier_from_config(config.security)
         self.tracking = Tracking.build(config, self.service, self.engine,
                                        enforce=self.api_keys.enabled or self.tokens is not None)
+        from mlsharp.batch.service import BatchService
+
+        self.batches = BatchService(config, self.service, self.tracking)
         self.started = time.time()
         self.app = self.create_app()
 
@@ -179,10 +182,11 @@ class MLSharpApp:
             app.add_middleware(
                 CORSMiddleware,
                 allow_origins=list(cfg.security.cors_origins),
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["X-API-Key", "Authorization", "Content-Type"],
             )
-        app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6))
+        app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6),
+                           larger={"/api/batch": (int(cfg.batch.max_total_mb * 1e6), "batch.max_total_mb")})
         install_guards(app, cfg, STATIC_DIR)
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
         return app

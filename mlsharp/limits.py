@@ -19,19 +19,29 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 
-def _too_large_detail(limit: int) -> str:
-    return f"request body exceeds the limit of {limit / 1e6:g} MB (limits.max_upload_mb)"
+def _too_large_detail(limit: int, key: str = "limits.max_upload_mb") -> str:
+    return f"request body exceeds the limit of {limit / 1e6:g} MB ({key})"
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    """``larger`` maps a path (matched at the end, so a sub-path prefix does not matter) to its own
+    ``(limit, config key)``: a batch upload carries many photos and has ``batch.max_total_mb``."""
+
+    def __init__(self, app: Any, max_bytes: int, larger: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "").rstrip("/")
+        limit, key = next((pair for suffix, pair in self.larger.items() if path.endswith(suffix)),
+                          (self.max_bytes, "limits.max_upload_mb"))
+        await self._limited(scope, receive, send, limit, key)
+
+    async def _limited(self, scope: dict, receive: Any, send: Any, limit: int, key: str) -> None:
         declared = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -39,8 +49,8 @@ class BodySizeLimitMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = None
-        if declared is not None and declared > self.max_bytes:
-            response = JSONResponse({"detail": _too_large_detail(self.max_bytes)}, status_code=413,
+        if declared is not None and declared > limit:
+            response = JSONResponse({"detail": _too_large_detail(limit, key)}, status_code=413,
                                     headers={"Connection": "close"})
             await response(scope, receive, send)
             return
@@ -51,8 +61,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, _too_large_detail(self.max_bytes))
+                if received > limit:
+                    raise HTTPException(413, _too_large_detail(limit, key))
             return message
 
         await self.app(scope, limited_receive, send)

@@ -139,3 +139,34 @@ class StatsResponse(BaseModel):
     worker_restarts: int
     gpu_memory: list[GpuReading]
     auto_tune: dict | None = None
+
+
+class BatchItem(BaseModel):
+    name: str = Field(description="The photo's file name (a zip member's base name)")
+    job_id: str | None = Field(description="Its job; null when the photo was refused up front")
+    state: JobState
+    stage: Literal["queued", "loading", "inference", "saving", "done", "error", "cancelled"]
+    num_gaussians: int | None = None
+    url: str | None = Field(None, description="Download URL of its .ply once done")
+    output_id: str | None = None
+    error: str | None = Field(None, description="Why it was refused or failed")
+
+
+class BatchCounts(BaseModel):
+    queued: int
+    running: int
+    done: int
+    error: int
+    cancelled: int
+
+
+class BatchStatus(BaseModel):
+    batch_id: str
+    state: Literal["queued", "running", "done", "cancelled"] = Field(
+        description="done once every photo has ended (some may have failed: see counts)")
+    total: int
+    counts: BatchCounts
+    items: list[BatchItem]
+    skipped: list[str] = Field(description="Zip members that are not photos (not processed)")
+    zip_url: str = Field(description="Streams a .zip of the finished .ply files plus manifest.json")
+    webhook: WebhookStatus | None = None

@@ -161,9 +161,17 @@ class PredictionService:
         job = await self.engine.submit(new_output_id(), options, data)
         return await self.engine.result(job.id, timeout=None)
 
-    async def submit_job(self, data: bytes, f_px: float | None, input_size: int | None) -> Job:
-        """Admit, validate and enqueue; a repeat upload is a job that is already done."""
-        self.admit()
+    async def submit_job(self, data: bytes, f_px: float | None, input_size: int | None,
+                         busy_check: bool = True) -> Job:
+        """Admit, validate and enqueue; a repeat upload is a job that is already done.
+
+        A batch passes ``busy_check=False``: its photos are meant to wait in the queue (bounded by
+        ``batch.max_files`` and the caller's cap), not to be refused past ``max_concurrency``.
+        """
+        if busy_check:
+            self.admit()
+        else:
+            self.inflight += 1
         try:
             start = time.perf_counter()
             try:

@@ -15,16 +15,16 @@ Snapshot = Callable[[str], "dict[str, Any] | None"]
 
 
 def item_status(item: dict[str, Any], snapshot: Snapshot) -> dict[str, Any]:
-    """One photo's line: name, job id, state, Gaussians, download URL, error."""
+    """One photo's line: name, job id, state and stage, Gaussians, download URL, error."""
     line: dict[str, Any] = {"name": item["name"], "job_id": item.get("job_id"), "state": "error",
-                            "num_gaussians": None, "url": None, "error": item.get("error")}
+                            "stage": "error", "num_gaussians": None, "url": None, "error": item.get("error")}
     if item.get("job_id") is None:
         return line
     job = snapshot(item["job_id"])
     if job is None:  # forgotten by the engine (restart, or long expired)
         line["error"] = line["error"] or "the job is no longer known to the server"
         return line
-    line["state"] = job["state"]
+    line["state"], line["stage"] = job["state"], job["stage"]
     result = job.get("result") or {}
     if result:
         line["num_gaussians"] = result.get("num_gaussians")

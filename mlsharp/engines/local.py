@@ -51,7 +51,8 @@ class LocalEngine:
         self.cache = AliasedIndex(cache)
         self.uncached = uncached
         self.photos = DirectoryStore(Path(run_dir) / "photos")
-        self.jobs = JobStore(max(64, 4 * config.performance.max_concurrency))
+        # room for a full batch queued behind the usual jobs (batch.max_files)
+        self.jobs = JobStore(max(64, 4 * config.performance.max_concurrency) + config.batch.max_files)
         self.s3 = s3
         self._on_finish: Any = lambda result, error: None
         self._on_lookup = on_lookup or (lambda hit: None)

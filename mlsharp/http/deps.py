@@ -23,6 +23,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, HTTPException, Request
 
+from mlsharp.batch.service import BatchService
 from mlsharp.config import Config
 from mlsharp.limits import RateLimiter
 from mlsharp.security import ApiKeys, presented_key
@@ -41,6 +42,7 @@ class Owner(Protocol):
     api_keys: ApiKeys
     tokens: TokenVerifier | None
     tracking: Tracking
+    batches: BatchService
 
     def health(self) -> dict[str, Any]: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 import socket
 import subprocess
 import sys
@@ -28,6 +29,15 @@ def block_photo(width: int = 96, height: int = 64, block: int = 16) -> np.ndarra
 def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    """A deflated zip archive holding ``members`` (name -> bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

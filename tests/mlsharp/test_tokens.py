@@ -108,3 +108,21 @@ def test_unusable_settings_are_refused_up_front():
 
 def test_api_keys_do_not_look_like_tokens():
     assert not looks_like_jwt("0123456789abcdef0123") and not looks_like_jwt("x.y")
+
+
+def test_settings_come_from_the_config_and_the_environment():
+    from types import SimpleNamespace
+
+    from mlsharp.config import ConfigError
+    from mlsharp.tokens import verifier_from_config
+
+    security = SimpleNamespace(jwt_algorithm="HS256", jwt_secret=None, jwt_public_key=None, jwt_audience=None,
+                               jwt_issuer=None, jwt_leeway_s=30.0)
+    assert verifier_from_config(security, environ={}) is None  # JWT off
+    verifier = verifier_from_config(security, environ={"MLSHARP_JWT_SECRET": SECRET})
+    assert verifier.verify(hs(claims()))["sub"] == "alice"
+    with pytest.raises(ConfigError, match="needs security.jwt_public_key"):
+        verifier_from_config(SimpleNamespace(**{**vars(security), "jwt_algorithm": "RS256"}),
+                             environ={"MLSHARP_JWT_SECRET": SECRET})
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        verifier_from_config(SimpleNamespace(**{**vars(security), "jwt_secret": "short"}), environ={})

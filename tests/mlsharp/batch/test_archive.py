@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import io
 import struct
-import zipfile
 
 import pytest
 
 from mlsharp.batch.archive import ArchiveTooLarge, BadArchive, open_archive, plan, read_photos
+from svc_helpers import zip_of
 
 
-def make_zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_photos_are_taken_by_name_and_others_skipped():
-    data = make_zip({"a.jpg": b"A", "../../evil/b.PNG": b"B", "notes.txt": b"t", "__MACOSX/._a.jpg": b"m",
+    data = zip_of({"a.jpg": b"A", "../../evil/b.PNG": b"B", "notes.txt": b"t", "__MACOSX/._a.jpg": b"m",
                      ".DS_Store": b"d", "dir/": b""})
     archive = open_archive(io.BytesIO(data))
     chosen = plan(archive, max_files=10, max_bytes=100)
@@ -30,16 +24,16 @@ def test_photos_are_taken_by_name_and_others_skipped():
 
 
 def test_counts_and_declared_sizes_are_refused_before_unpacking():
-    archive = open_archive(io.BytesIO(make_zip({f"{i}.jpg": b"x" for i in range(4)})))
+    archive = open_archive(io.BytesIO(zip_of({f"{i}.jpg": b"x" for i in range(4)})))
     with pytest.raises(ArchiveTooLarge, match="more than 3 photos"):
         plan(archive, max_files=3, max_bytes=100)
-    bomb = open_archive(io.BytesIO(make_zip({"zeros.png": bytes(20 << 20)})))  # ~20 KB packed, 20 MB unpacked
+    bomb = open_archive(io.BytesIO(zip_of({"zeros.png": bytes(20 << 20)})))  # ~20 KB packed, 20 MB unpacked
     with pytest.raises(ArchiveTooLarge, match="unpack to more than"):
         plan(bomb, max_files=3, max_bytes=1 << 20)
 
 
 def test_a_member_lying_about_its_size_cannot_unpack_past_it():
-    data = bytearray(make_zip({"liar.png": bytes(8 << 20)}))
+    data = bytearray(zip_of({"liar.png": bytes(8 << 20)}))
     central = data.index(b"PK\x01\x02")
     struct.pack_into("<I", data, central + 24, 100)  # declared uncompressed size: 100 bytes
     local = data.index(b"PK\x03\x04")
@@ -51,7 +45,7 @@ def test_a_member_lying_about_its_size_cannot_unpack_past_it():
 
 
 def test_the_batch_budget_is_enforced_while_unpacking():
-    archive = open_archive(io.BytesIO(make_zip({"a.png": b"a" * 600, "b.png": b"b" * 600})))
+    archive = open_archive(io.BytesIO(zip_of({"a.png": b"a" * 600, "b.png": b"b" * 600})))
     chosen = plan(archive, max_files=3, max_bytes=10_000)
     photos = read_photos(archive, chosen, budget=1000)
     assert next(photos).data == b"a" * 600

@@ -36,11 +36,17 @@ def assert_error(response, status: int, fragment: str) -> None:
     assert isinstance(body["detail"], str) and fragment in body["detail"], body
 
 
-def poll_job(client, job_id: str, deadline_s: float = 30.0) -> dict:
+def poll_until(client, url: str, states=("done", "error", "cancelled"), headers=None,
+               deadline_s: float = 30.0) -> dict:
+    """GET ``url`` until its ``state`` is one of ``states``; the last answer."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        status = client.get(f"/api/jobs/{job_id}").json()
-        if status["state"] in ("done", "error"):
+        status = client.get(url, headers=headers).json()
+        if status.get("state") in states:
             return status
         time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
+    raise AssertionError(f"{url} never reached {states}")
+
+
+def poll_job(client, job_id: str, deadline_s: float = 30.0) -> dict:
+    return poll_until(client, f"/api/jobs/{job_id}", deadline_s=deadline_s)

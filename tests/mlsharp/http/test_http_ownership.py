@@ -11,11 +11,14 @@ import time
 
 import jwt
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from app import MLSharpApp
+from mlsharp.http import deps
 from mlsharp.webhooks import verify
-from route_helpers import hang_task, poll_job, unique_png
+from route_helpers import hang_task, poll_until, unique_png
 from svc_helpers import service_config
 from webhook_receiver import Receiver
 
@@ -58,13 +61,7 @@ def submit(client, headers, seed, **fields):
 
 
 def poll(client, job_id, headers, until=("done", "error", "cancelled")):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = client.get(f"/api/jobs/{job_id}", headers=headers).json()
-        if status["state"] in until:
-            return status
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} never reached {until}")
+    return poll_until(client, f"/api/jobs/{job_id}", until, headers=headers, deadline_s=60.0)
 
 
 def test_another_caller_cannot_read_download_or_cancel_a_job(client):
@@ -164,3 +161,40 @@ def test_the_per_caller_queue_cap_is_429(client, monkeypatch):
         poll(client, job_id, headers)
     monkeypatch.undo()
     assert submit(client, B, 212)  # cancelled jobs no longer count
+
+
+def test_a_batch_belongs_to_its_caller_and_its_webhook_comes_once_at_the_end(client):
+    files = [("files", (f"b{i}.png", unique_png(400 + i), "image/png")) for i in range(2)]
+    with Receiver([]) as receiver:
+        response = client.post("/api/batch", headers=A, files=files, data={"webhook_url": receiver.url})
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        [(_, headers, body)] = receiver.wait_for(1)
+    assert verify(HOOK_SECRET, headers["X-MLSharp-Timestamp"], headers["X-MLSharp-Signature"], body)
+    payload = json.loads(body)
+    assert payload["event"] == "batch.finished" and payload["batch_id"] == batch_id
+    assert payload["counts"]["done"] == 2 and payload["zip_url"].endswith(f"/api/batch/{batch_id}.zip")
+    assert client.get(f"/api/batch/{batch_id}", headers=A).json()["counts"]["done"] == 2
+    for response in (client.get(f"/api/batch/{batch_id}", headers=B), client.get(f"/api/batch/{batch_id}.zip", headers=B),
+                     client.delete(f"/api/batch/{batch_id}", headers=CAROL)):
+        assert response.status_code == 404 and "no batch" in response.json()["detail"]
+    assert client.get(f"/api/batch/{batch_id}.zip", headers=A).status_code == 200
+
+
+def test_a_batch_over_the_callers_cap_is_refused_whole(client):
+    files = [("files", (f"c{i}.png", unique_png(410 + i), "image/png")) for i in range(4)]
+    response = client.post("/api/batch", headers=B, files=files)
+    assert response.status_code == 429 and "max_queued_per_caller" in response.json()["detail"]
+
+
+def _request(headers: dict[str, str]) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/api/cache",
+                    "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]})
+
+
+def test_with_only_tokens_configured_nobody_is_anonymous(tmp_path):
+    only_tokens = MLSharpApp(service_config(tmp_path, security={"jwt_secret": JWT_SECRET}))
+    with pytest.raises(HTTPException) as info:
+        deps.get_caller(_request({}), only_tokens)
+    assert info.value.status_code == 401
+    assert deps.get_caller(_request({"Authorization": f"Bearer {token('dave')}"}), only_tokens).id == "sub:dave"

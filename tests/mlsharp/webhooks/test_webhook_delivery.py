@@ -106,3 +106,12 @@ def test_a_refused_url_is_not_retried_and_a_dead_port_is():
     settings = WebhookSettings(SECRET, allow_private=True, max_attempts=2, timeout_s=2)
     assert not asyncio.run(deliver(f"http://127.0.0.1:{port}/", {}, settings, attempts.append, sleep=no_wait))
     assert len(attempts) == 2 and all("ConnectionRefused" in a["error"] for a in attempts)
+
+
+def test_settings_need_a_secret_from_the_config_or_the_environment():
+    from types import SimpleNamespace
+
+    webhooks = SimpleNamespace(secret=None, allow_private=False, max_attempts=3, backoff_s=1.0, timeout_s=5.0)
+    assert WebhookSettings.from_config(webhooks, environ={}) is None
+    settings = WebhookSettings.from_config(webhooks, environ={"MLSHARP_WEBHOOK_SECRET": "from-env"})
+    assert settings.secret == "from-env" and settings.max_attempts == 3 and settings.timeout_s == 5.0

@@ -45,7 +45,7 @@ function retryAfterSeconds(response) {
   return Number.isNaN(date) ? null : Math.max(0, Math.round((date - Date.now()) / 1000));
 }
 
-async function call(path, options = {}) {
+export async function call(path, options = {}) {
   let response;
   try {
     response = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });

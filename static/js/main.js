@@ -6,6 +6,7 @@ import { ApiError, apiKey, fetchBytes, generate, health, setApiKey } from "./api
 import { SceneViewer } from "./viewer.js";
 import { SessionHistory, thumbnailOf } from "./history.js";
 import { sharpCameraFromPly } from "./plyinfo.js";
+import { setupBatch, startBatch, wantsBatch } from "./batch.js";
 
 const $ = (id) => document.getElementById(id);
 const PHOTO_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|bmp|tiff?|gif)$/i;
@@ -126,6 +127,16 @@ function takeFile(file) {
   }
 }
 
+function takeFiles(files) {
+  // Several photos, or a zip of them, become a batch (batch.js); one file keeps the single flow.
+  if (wantsBatch(files)) {
+    clearError();
+    startBatch(files);
+  } else {
+    takeFile(files[0]);
+  }
+}
+
 function choosePhoto(file) {
   ui.photo = file;
   ui.photoSize = null;
@@ -159,7 +170,7 @@ function setupPicking() {
     }
   });
   input.addEventListener("change", () => {
-    takeFile(input.files[0]);
+    takeFiles(Array.from(input.files));
     input.value = "";
   });
   const sceneInput = $("scene-input");
@@ -194,7 +205,7 @@ function setupPicking() {
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    takeFile(e.dataTransfer.files[0]);
+    takeFiles(Array.from(e.dataTransfer.files));
   });
 }
 
@@ -262,24 +273,8 @@ async function runGeneration() {
   try {
     const result = await generate(photo, settings, onStage, controller.signal);
     const thumb = await thumbnailOf(photo);
-    ui.lastResult = { ...result, name: photo.name };
-    renderResult();
-    const entry = {
-      key: result.id,
-      kind: "result",
-      name: photo.name,
-      thumb,
-      camera: { fPx: result.f_px, width: result.image_width, height: result.image_height },
-      url: result.url,
-      viewerUrl: result.viewer_url,
-      numGaussians: result.num_gaussians,
-      backend: result.backend,
-      result,
-    };
-    history.add(entry);
-    renderHistory();
     onStage({ stage: "downloading", elapsed: ui.elapsedBase });
-    await showEntry(entry, controller.signal);
+    await showResult(result, photo.name, thumb, controller.signal);
   } catch (err) {
     if (err?.name !== "AbortError") showError(...errorFor(err));
   } finally {
@@ -288,6 +283,27 @@ async function runGeneration() {
 }
 
 // ---------------------------------------------------------------------- results and viewer
+
+/** A finished scene into the history and the viewer (a single generation, or a batch's View). */
+async function showResult(result, name, thumb, signal) {
+  ui.lastResult = { ...result, name };
+  renderResult();
+  const entry = {
+    key: result.id,
+    kind: "result",
+    name,
+    thumb,
+    camera: { fPx: result.f_px, width: result.image_width, height: result.image_height },
+    url: result.url,
+    viewerUrl: result.viewer_url,
+    numGaussians: result.num_gaussians,
+    backend: result.backend,
+    result,
+  };
+  history.add(entry);
+  renderHistory();
+  await showEntry(entry, signal);
+}
 
 function renderResult() {
   const result = ui.lastResult;
@@ -502,6 +518,11 @@ function start() {
   keyInput.value = apiKey();
   keyInput.addEventListener("change", () => setApiKey(keyInput.value.trim()));
   renderHistory();
+  setupBatch({
+    settings: readSettings,
+    view: (result, name, thumb) => showResult(result, name, thumb),
+    error: (problem) => (Array.isArray(problem) ? showError(...problem) : showError(...errorFor(problem))),
+  });
   checkHealth();
 }
 

@@ -58,10 +58,14 @@ def main() -> int:
         seconds = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"scenes                {args.scenes} x {args.gaussians:,} Gaussians = {total / 1e6:.1f} MB of PLY")
-    print(f"zip written           {written / 1e6:.1f} MB ({written / total:.3f} of the input) in {seconds:.2f} s")
-    print(f"throughput            {total / 1e6 / seconds:.1f} MB/s of PLY input")
-    print(f"peak Python memory    {peak / 1e6:.2f} MB while streaming (tracemalloc)")
+    rows = (
+        ("scenes", f"{args.scenes} x {args.gaussians:,} Gaussians = {total / 1e6:.1f} MB of PLY"),
+        ("zip written", f"{written / 1e6:.1f} MB ({written / total:.3f} of the input) in {seconds:.2f} s"),
+        ("throughput", f"{total / 1e6 / seconds:.1f} MB/s of PLY input"),
+        ("peak Python memory", f"{peak / 1e6:.2f} MB while streaming (tracemalloc)"),
+    )
+    for label, value in rows:
+        print(f"{label:<22}{value}")
     return 0
 
 

@@ -22,7 +22,7 @@ from mlsharp.webhooks.notify import Notifier
 
 def records_for(engine: Any, ttl_s: float = 86_400.0) -> MemoryRecords | RedisRecords:
     """Shared (Redis) records when the engine is shared, else in this process."""
-    client = getattr(engine, "redis", None)
+    client = getattr(engine, "client", None) if getattr(engine, "name", "local") != "local" else None
     return RedisRecords(client, ttl_s=ttl_s) if client is not None else MemoryRecords(ttl_s=ttl_s)
 
 

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mlsharp.batch.service import _read_chunks  # noqa: E402
-from mlsharp.batch.zipstream import Member, stream_zip  # noqa: E402
-from sharpnet.gaussians import Gaussians  # noqa: E402
-from sharpnet.utils.ply import save_ply  # noqa: E402
+from mlsharp.batch.service import _read_chunks
+from mlsharp.batch.zipstream import Member, stream_zip
+from sharpnet.gaussians import Gaussians
+from sharpnet.utils.ply import save_ply
 
 
 def random_scene(count: int, seed: int) -> Gaussians:

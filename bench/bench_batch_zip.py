@@ -23,7 +23,7 @@ import numpy as np
 from mlsharp.batch.service import _read_chunks
 from mlsharp.batch.zipstream import Member, stream_zip
 from sharpnet.gaussians import Gaussians
-from sharpnet.utils.ply import save_ply
+from sharpnet.io.ply import save_ply
 
 
 def random_scene(count: int, seed: int) -> Gaussians:

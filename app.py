@@ -157,6 +157,7 @@ class MLSharpApp:
         from metrics import HttpMetricsMiddleware
         from mlsharp.http import build_router, install_error_handlers
         from mlsharp.guards import install_guards
+        from mlsharp.http.docs import install_openapi_security
         from mlsharp.limits import BodySizeLimitMiddleware
 
         cfg = self.config
@@ -169,7 +170,10 @@ class MLSharpApp:
                 '`"backend": "preview"`.'
             ),
             lifespan=self.lifespan,
+            docs_url=None,  # mlsharp.http.docs serves both from the vendored copies (offline)
+            redoc_url=None,
         )
+        install_openapi_security(app)
         app.state.mlsharp = self
         metrics_path = cfg.monitoring.metrics_path if cfg.monitoring.enabled else None
         app.include_router(build_router(metrics_path, STATIC_DIR))

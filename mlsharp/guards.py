@@ -3,7 +3,7 @@
 Order matters (the last added runs first): security headers wrap everything, so even a refusal
 carries them; then the Host/Origin check (:mod:`mlsharp.site_guard`); then the pace of the body and
 the header count (:mod:`mlsharp.slow_clients`); then authentication and rate limit from the headers
-(:mod:`mlsharp.early_gate`).
+(:mod:`mlsharp.early_gate`); last, HEAD is answered as GET (:mod:`mlsharp.head_requests`).
 :func:`install_guards` is called after the body-size limit is added, so all of these run before it.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlsharp.early_gate import EarlyGateMiddleware
+from mlsharp.head_requests import HeadAsGetMiddleware
 from mlsharp.page_headers import SecurityHeadersMiddleware
 from mlsharp.site_guard import SiteGuardMiddleware
 from mlsharp.slow_clients import BodyPace, SlowClientMiddleware
@@ -26,6 +27,7 @@ def body_pace(config: Any) -> BodyPace:
 
 def install_guards(app: Any, config: Any, static_dir: Path) -> None:
     security = config.security
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(EarlyGateMiddleware, router_owner=app)
     app.add_middleware(SlowClientMiddleware, pace=body_pace(config))
     app.add_middleware(SiteGuardMiddleware, bound_host=config.server.host,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces static/vendor/ (the splat viewer the page loads) from the npm registry.
+# Reproduces static/vendor/ (the splat viewer the page loads, and the Swagger UI / ReDoc files
+# /docs and /redoc load) from the npm registry.
 #
 #   tools/vendor_viewer.sh            # npm ci from tools/viewer/package-lock.json, then copy
 #   tools/vendor_viewer.sh --check    # same, then fail if static/vendor/ differs from the copy
@@ -40,11 +41,19 @@ for f in LICENSE package.json dist/spark.module.js dist/spark.module.js.map; do
 done
 mkdir -p "$STAGE/spark/dist/assets"
 cp "$NM/@sparkjsdev/spark/dist/assets/"* "$STAGE/spark/dist/assets/"
+# API docs, offline: Swagger UI's browser bundle and stylesheet, ReDoc's standalone bundle.
+for f in LICENSE NOTICE package.json swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css; do
+    put "swagger-ui-dist/$f" "swagger-ui/$f"
+done
+for f in LICENSE package.json bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt; do
+    put "redoc/$f" "redoc/$f"
+done
 
 node -e '
 const fs = require("fs");
 const out = {};
-for (const [name, dir] of [["three", "three"], ["@sparkjsdev/spark", "spark"]]) {
+for (const [name, dir] of [["three", "three"], ["@sparkjsdev/spark", "spark"],
+                           ["swagger-ui-dist", "swagger-ui"], ["redoc", "redoc"]]) {
   const p = JSON.parse(fs.readFileSync(process.argv[1] + "/" + dir + "/package.json"));
   out[name] = { version: p.version, license: p.license };
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from mlsharp.http import batch, cache, outputs, predict, service
+from mlsharp.http import batch, cache, docs, outputs, predict, service
 from mlsharp.http import metrics as metrics_routes
 from mlsharp.http.errors import install_error_handlers
 
@@ -20,7 +20,7 @@ def build_router(metrics_path: str | None, static_dir: Path) -> APIRouter:
     """Every route: the page, ``/api/*`` (API key checked per router) and, if enabled, metrics."""
     combined = APIRouter()
     combined.include_router(service.page_router(static_dir))
-    for module in (predict, batch, outputs, service, cache):
+    for module in (docs, predict, batch, outputs, service, cache):
         combined.include_router(module.router)
     if metrics_path:
         combined.include_router(metrics_routes.build(metrics_path))

@@ -14,6 +14,8 @@ from typing import TextIO
 
 from loguru import logger
 
+from mlsharp.redact import clip, redact_target
+
 ROTATION = "10 MB"
 RETENTION = "7 days"
 COMPRESSION = "zip"
@@ -41,7 +43,18 @@ class InterceptHandler(logging.Handler):
         while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) >= 3:
+            # (client, method, target, ...): the target may carry a ?token= and be any length
+            record.args = (*record.args[:2], redact_target(str(record.args[2])), *record.args[3:])
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+MAX_MESSAGE = 4000
+
+
+def _bounded(record: dict) -> None:
+    """No log line is unbounded, whoever wrote it (a path or header a client chose, say)."""
+    record["message"] = clip(record["message"], MAX_MESSAGE)
 
 
 def setup_logging(
@@ -53,6 +66,7 @@ def setup_logging(
     """(Re)configure every sink; returns the log directory when a file sink was added."""
     level = level.upper()
     logger.remove()
+    logger.configure(patcher=_bounded)
     stream = console if console is not None else sys.stderr
     colorize = bool(getattr(stream, "isatty", lambda: False)())
     logger.add(stream, level=level, format=CONSOLE_FORMAT, colorize=colorize, backtrace=False,

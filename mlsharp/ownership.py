@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlsharp.redact import clip
 from mlsharp.errors import ServiceError
 from mlsharp.records import Records
 
@@ -65,7 +66,7 @@ class Ownership:
 
     @staticmethod
     def unknown_job(job_id: str) -> ServiceError:
-        return ServiceError(404, f"no job with id {job_id!r} (unknown, or finished long ago)")
+        return ServiceError(404, f"no job with id {clip(job_id)!r} (unknown, or finished long ago)")
 
     def present(self, snapshot: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         """The engine's snapshot plus what the API layer knows (batch, webhook deliveries)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from loguru import logger
 
+from mlsharp.redact import clip
 from mlsharp.cache import is_output_id, new_output_id
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size
@@ -191,7 +192,7 @@ class PredictionService:
         """The job's snapshot; a 404 when unknown or forgotten."""
         snapshot = self.engine.status(job_id) if is_output_id(job_id) else None
         if snapshot is None:
-            raise ServiceError(404, f"no job with id {job_id!r} (unknown, or finished long ago)")
+            raise ServiceError(404, f"no job with id {clip(job_id)!r} (unknown, or finished long ago)")
         return snapshot
 
     def cancel(self, job_id: str) -> bool:

@@ -78,3 +78,24 @@ def test_calling_setup_twice_does_not_duplicate_lines(tmp_path):
     logger.info("once")
     assert console.getvalue().count("once") == 1
     assert read_log(tmp_path).count("once") == 1
+
+
+def test_the_access_log_never_shows_a_secret_or_an_unbounded_path(tmp_path):
+    console = io.StringIO()
+    setup_logging("DEBUG", file=False, console=console)
+    access = logging.getLogger("uvicorn.access")
+    target = "/api/jobs/" + "a" * 60_000 + "?token=s3cr3t-value&api_key=k3y&view=full"
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", target, "1.1", 404)
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/x?token=s3cr3t-value&view=full", "1.1", 200)
+    text = console.getvalue()
+    assert "s3cr3t" not in text and "k3y" not in text
+    assert "token=REDACTED" in text and "view=full" in text
+    assert max(len(line) for line in text.splitlines()) < 1000
+
+
+def test_no_log_line_is_unbounded(tmp_path):
+    console = io.StringIO()
+    setup_logging("INFO", file=False, console=console)
+    logger.info("header value: {}", "x" * 100_000)
+    assert len(console.getvalue()) < logger_module.MAX_MESSAGE + 500
+    assert "more characters" in console.getvalue()

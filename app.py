@@ -96,18 +96,28 @@ class MLSharpApp:
         except Exception:  # noqa: BLE001 - a GPU query failing only means "no autocast"
             amp_dtype = None
         self.models = ModelManager(config, self.device, amp_dtype=amp_dtype)
-        self.cache = ResultCache(config.path(config.cache.dir), config.cache.size, enabled=config.cache.enabled)
         self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
         self.api_keys = ApiKeys.from_config(config)
         self.clear_cache_at_start = clear_cache
         self.temp_root = config.path(config.model.temp_dir)
         self.run_dir = self.temp_root / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        # Outputs kept while the cache is off: temporary, bounded like the cache, gone at shutdown.
-        self.uncached = ResultCache(self.run_dir / "outputs", config.cache.size, enabled=True, persist=False)
-        from mlsharp.engines import make_engine
+        from mlsharp.engines import engine_name, make_engine
 
-        self.engine = make_engine(config, models=self.models, cache=self.cache, uncached=self.uncached,
-                                  run_dir=self.run_dir, on_lookup=self.metrics.cache_lookup)
+        parts: dict[str, Any] = {}
+        if engine_name(config) == "local":
+            parts["cache"] = ResultCache(config.path(config.cache.dir), config.cache.size,
+                                         enabled=config.cache.enabled)
+            # Outputs kept while the cache is off: temporary, bounded like the cache, gone at shutdown.
+            parts["uncached"] = ResultCache(self.run_dir / "outputs", config.cache.size, enabled=True,
+                                            persist=False)
+        self.engine = make_engine(config, models=self.models, run_dir=self.run_dir,
+                                  on_lookup=self.metrics.cache_lookup, **parts)
+        # The result indexes: this machine's folders (local engine) or the cluster's, in Redis.
+        self.cache = parts.get("cache", self.engine.cache)
+        self.uncached = self.engine.uncached
+        from mlsharp.engines.cluster_metrics import EngineCollector
+
+        self.metrics.registry.register(EngineCollector(self.engine))
         self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity)
         self.engine.on_finish(self.service.job_finished)
         from mlsharp.tokens import verifier_from_config
@@ -126,9 +136,20 @@ class MLSharpApp:
 
     def health(self) -> dict[str, Any]:
         described = self.models.describe()
-        return {"status": "ok" if described["model_loaded"] else "starting", "version": __version__,
-                **described, "formats": formats_description(),
-                "max_gaussians": self.config.inference.max_gaussians}
+        engine = self.engine.describe()
+        if engine["engine"] == "local":
+            status = "ok" if described["model_loaded"] else "starting"
+        else:  # the model runs in the workers: ready once one of them is alive
+            status = "degraded" if engine["redis"] != "ok" else ("ok" if engine["workers"] else "starting")
+            described["model_loaded"] = bool(engine["workers"])
+            if engine["workers"]:  # what the workers run, not what this server would pick
+                first = engine["workers"][0]
+                described.update(backend=first.get("backend", described["backend"]),
+                                 model_id=first.get("model_id", described["model_id"]),
+                                 device=first.get("device", described["device"]))
+                described["preview"] = described["backend"] == "preview"
+        return {"status": status, "version": __version__, **described, "formats": formats_description(),
+                "max_gaussians": self.config.inference.max_gaussians, "jobs": engine}
 
     def stats(self) -> dict[str, Any]:
         pool = self.models.pool
@@ -327,6 +348,12 @@ def _download_model(config: Config) -> int:
     return 0
 
 
+def _run_worker(argv: list[str]) -> int:
+    from mlsharp.engines.worker_main import main as worker_main
+
+    return worker_main(argv)
+
+
 def _not_built(name: str) -> Callable[[list[str]], int]:
     def unavailable(_: list[str]) -> int:
         return _fail(f"the {name} subcommand is not part of this version yet")
@@ -338,7 +365,7 @@ def _not_built(name: str) -> Callable[[list[str]], int]:
 # entry takes the remaining arguments and returns the exit status. Serving is the default.
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "predict": _run_predict,
-    "worker": _not_built("worker"),
+    "worker": _run_worker,
     "export-onnx": _not_built("export-onnx"),
 }
 
@@ -377,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if service.tokens is not None:
         logger.info("JWT bearer tokens ({}) accepted on /api/*", config.security.jwt_algorithm)
+    problem = service.engine.preflight()
+    if problem:
+        return _fail(problem)
     if service.api_keys.enabled:
         logger.info("API keys required on /api/*{} ({} key(s))",
                     " and metrics" if config.security.protect_metrics else "", len(service.api_keys))

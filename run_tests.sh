@@ -4,7 +4,8 @@
 # Installs: a .venv with the CPU build of torch (TORCH_SPEC overrides), requirements*.txt, the
 # project itself (pip install -e .), and,
 # when running as root with apt-get available, Debian's chromium + chromium-driver for the
-# browser end-to-end test, shellcheck for start.sh and ffmpeg (ffprobe checks recorded videos);
+# browser end-to-end test, shellcheck for start.sh, ffmpeg (ffprobe checks recorded videos) and
+# redis-server (the tests start their own on a free loopback port for the dramatiq engine);
 # with npm, PlayCanvas's splat-transform (tools/splat-transform) to read our exports back.
 # Tests skip with a reason where these cannot be had.
 set -euo pipefail
@@ -33,6 +34,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "[setup] installing ${missing[*]} (browser test, launcher lint)"

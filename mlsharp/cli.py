@@ -69,6 +69,12 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser.add_argument("--download-model", action="store_true",
                         help=f"download SHARP's checkpoint to model.checkpoint (default model_assets/{CHECKPOINT_NAME}), "
                              "then exit")
+    parser.add_argument("--jobs-engine", choices=("local", "dramatiq"), default=None,
+                        help="where jobs run: local (default) or dramatiq (Redis + `python app.py worker`)")
+    parser.add_argument("--redis-url", default=None, metavar="URL",
+                        help="dramatiq broker and shared state (default $MLSHARP_REDIS_URL or redis://127.0.0.1:6379/0)")
+    parser.add_argument("--results", default=None, metavar="DIR|s3://BUCKET/PREFIX",
+                        help="dramatiq: where finished scenes live (default: the cache folder)")
     parser.add_argument("--log-level", default=None, type=str.upper,
                         help=f"log level ({', '.join(LOG_LEVELS)}); default INFO")
     return parser
@@ -99,5 +105,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
     put("auto_tune.enabled", True if args.enable_auto_tune else None)
     put("optimization.gradient_checkpointing", True if args.gradient_checkpointing else None)
     put("optimization.checkpoint_segments", args.checkpoint_segments)
+    put("jobs.engine", args.jobs_engine)
+    put("jobs.redis_url", args.redis_url)
+    put("storage.results", args.results)
     put("logging.level", args.log_level)
     return out

@@ -258,6 +258,34 @@ class BatchConfig(Section):
                               ge=0.001, le=100_000.0)
 
 
+class JobsConfig(Section):
+    engine: Literal["local", "dramatiq"] = opt(
+        "local", "local: this machine's worker pool; dramatiq: a Redis queue served by "
+        "`python app.py worker` processes on any machine")
+    redis_url: str | None = opt(None, "dramatiq broker and shared state; null: $MLSHARP_REDIS_URL, "
+                                "else redis://127.0.0.1:6379/0", secret=True)
+    max_queue: int = opt(64, "dramatiq: jobs waiting or running in the whole cluster before 503",
+                         ge=1, le=1_000_000)
+    max_attempts: int = opt(3, "dramatiq: starts of one job (worker deaths and retries together) "
+                            "before it fails and is dead-lettered", ge=1, le=100)
+    time_limit_s: float = opt(600.0, "dramatiq: seconds one job may run (504, never retried)",
+                              ge=1.0, le=86_400.0)
+    heartbeat_timeout_s: float = opt(15.0, "dramatiq: a worker silent this long counts as dead and "
+                                     "its job is requeued", ge=1.0, le=3600.0)
+
+
+class StorageConfig(Section):
+    results: str | None = opt(None, "where finished scenes live with the dramatiq engine: a folder "
+                              "(shared by every machine, e.g. NFS) or s3://bucket/prefix; null: cache.dir")
+    inflight: str | None = opt(None, "photos of unfinished jobs (folder or s3://...); null: <results>/inflight")
+    s3_endpoint_url: str | None = opt(None, "S3-compatible endpoint (MinIO, Ceph, ...); null: AWS or "
+                                      "$AWS_ENDPOINT_URL_S3; credentials come from the AWS_* environment")
+    s3_region: str | None = opt(None, "S3 region; null: boto3's default")
+    downloads: Literal["stream", "redirect"] = opt(
+        "stream", "stream: the API relays the file; redirect: 307 to a presigned S3 URL")
+    presign_expiry_s: int = opt(600, "lifetime of a presigned download URL in seconds", ge=1, le=604_800)
+
+
 class Config(Section):
     server: ServerConfig = ServerConfig()
     mode: Literal[MODES] = opt("auto", "compute device: auto, gpu (any), cpu, nvidia, amd, intel, mps/apple")
@@ -275,6 +303,8 @@ class Config(Section):
     security: SecurityConfig = SecurityConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     batch: BatchConfig = BatchConfig()
+    jobs: JobsConfig = JobsConfig()
+    storage: StorageConfig = StorageConfig()
 
     def path(self, value: str | Path) -> Path:
         """A configured path; relative ones are taken from the app directory, not the caller's cwd."""

@@ -91,8 +91,19 @@ class ExportFormatInfo(BaseModel):
     description: str
 
 
+class EngineHealth(BaseModel):
+    engine: Literal["local", "dramatiq"]
+    queue_depth: int | None = Field(None, description="Jobs accepted and not finished (whole cluster)")
+    redis: Literal["ok", "unreachable"] | None = Field(None, description="dramatiq engine only")
+    workers: list[dict] | None = Field(None, description="Live workers (recent heartbeat), dramatiq only")
+    jobs: dict[str, int] | None = Field(None, description="Unfinished jobs by state, dramatiq only")
+    retries: int | None = None
+    requeued: int | None = Field(None, description="Job restarts after a worker died")
+    dead_lettered: int | None = None
+
+
 class HealthResponse(BaseModel):
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "starting", "degraded"]
     backend: Literal["sharp", "preview"]
     preview: bool
     device: str
@@ -105,6 +116,7 @@ class HealthResponse(BaseModel):
         default_factory=list, description="Download formats: GET /api/outputs/{id}.{name}")
     max_gaussians: int | None = Field(
         None, description="Default density (inference.max_gaussians): the page's preset, null for all")
+    jobs: EngineHealth | None = Field(None, description="The job engine and, when shared, its cluster")
 
 
 class CacheStats(BaseModel):

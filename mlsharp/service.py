@@ -29,12 +29,14 @@ from mlsharp.redact import clip
 from mlsharp.cache import is_output_id, new_output_id
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size
+from mlsharp.downloads import Download, remote_download
 from mlsharp.engines import JobEngine, JobOptions
 from mlsharp.engines.flow import hit_response
 from mlsharp.errors import ServiceError
 from mlsharp.exports import MAX_GAUSSIANS, EntryGone, Exporter
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
+from mlsharp.storage import StorageError
 
 F_PX_RANGE = (1.0, 1e6)
 
@@ -209,7 +211,7 @@ class PredictionService:
         if store is None:
             return None
         path = store.path_for(output_id, suffix)
-        return path if path.is_file() else None
+        return path if path is not None and path.is_file() else None
 
     def output_file(self, output_id: str, suffix: str) -> Path:
         """Like :meth:`find_output`, but a missing output is a 404."""
@@ -244,6 +246,27 @@ class PredictionService:
                 raise ServiceError(507, reason) from None
             logger.exception("making {} of {} failed", what, output_id)
             raise ServiceError(500, f"could not make the {what} file ({type(exc).__name__})") from None
+
+    async def download(self, output_id: str, fmt: str, max_gaussians: int | None = None) -> Download:
+        """What the download route sends: a file here, or (remote store) a stream or a redirect."""
+        from sharpnet.io.registry import get_format
+
+        store = self._store_of(output_id)
+        if store is None:
+            raise ServiceError(404, "no output with this id (unknown, or evicted from the cache)")
+        spec = get_format(fmt)
+        tag = f"-{max_gaussians}" if max_gaussians is not None else ""
+        if store.path_for(output_id, ".ply") is not None:  # a folder on this machine
+            path = await self.export_for(output_id, fmt, max_gaussians)
+            return Download(f"{output_id}{tag}{spec.suffix}", spec.media_type, path=path)
+        storage = self.config.storage
+        try:
+            return await remote_download(store, output_id, fmt, max_gaussians,
+                                         storage.downloads == "redirect", storage.presign_expiry_s)
+        except EntryGone:
+            raise ServiceError(404, f"output {output_id} was evicted from the cache meanwhile") from None
+        except StorageError as exc:
+            raise ServiceError(502, str(exc)) from None
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -103,6 +103,21 @@ def loaded() -> tuple[Backend, BackendSpec]:
     return _require_backend(), _spec
 
 
+def adopt_precision(precision: str) -> None:
+    """Record an auto-tune's precision in this process's spec, so cache keys name the arithmetic
+    actually used (a worker that tunes itself, outside a pool)."""
+    global _spec
+    if _spec is None or _spec.is_preview or _spec.precision == precision:
+        return
+    from dataclasses import replace
+
+    from mlsharp.backends import sharp as sharp_backend
+
+    model_config = Path(_spec.model_config) if _spec.model_config else None
+    _spec = replace(_spec, precision=precision,
+                    identity=sharp_backend.identity(Path(_spec.checkpoint), model_config, precision))
+
+
 def synthetic_photo(side: int) -> np.ndarray:
     """A deterministic test card (gradients + checker) for auto-tune runs."""
     ramp = np.linspace(0, 255, side, dtype=np.float32)

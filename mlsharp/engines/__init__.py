@@ -59,6 +59,9 @@ class JobEngine(Protocol):
     def on_finish(self, listener: Any) -> None:
         """``listener(result, error)`` hears every job this engine sees end."""
 
+    def preflight(self) -> str | None:
+        """Why the engine cannot start (one line, e.g. Redis unreachable), or ``None``."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -91,11 +94,14 @@ class JobEngine(Protocol):
         """Engine name and health facts for ``/api/health``."""
 
 
+def engine_name(config: Any) -> str:
+    """``jobs.engine`` (``local`` where the config has no jobs section)."""
+    return getattr(getattr(config, "jobs", None), "engine", "local")
+
+
 def make_engine(config: Any, **parts: Any) -> JobEngine:
-    """The engine ``jobs.engine`` names (``local`` without the jobs section)."""
-    jobs = getattr(config, "jobs", None)
-    name = getattr(jobs, "engine", "local")
-    if name == "dramatiq":
+    """The engine ``jobs.engine`` names."""
+    if engine_name(config) == "dramatiq":
         from mlsharp.engines.dramatiq_api import DramatiqEngine
 
         return DramatiqEngine(config, **parts)

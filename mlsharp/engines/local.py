@@ -62,6 +62,9 @@ class LocalEngine:
         """``listener(result, error)`` hears every job this engine ends (counts, metrics)."""
         self._on_finish = listener
 
+    def preflight(self) -> str | None:
+        return None  # nothing outside this process to reach
+
     async def start(self) -> None:
         self.photos.directory.mkdir(parents=True, exist_ok=True)
         await self.models.start()

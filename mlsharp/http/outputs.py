@@ -12,7 +12,7 @@ import enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller
@@ -67,7 +67,10 @@ async def download(service: ServiceDep, tracking: TrackingDep, caller: CallerDep
                    max_gaussians: MaxGaussians = None) -> Any:
     """The scene in any export format: ``ply`` (SHARP's layout), ``spz``, ``splat``, ``compressed.ply``."""
     tracking.check_output(output_id, caller.id)
-    spec = FORMATS[fmt.value]
-    path = await service.export_for(output_id, spec.name, max_gaussians)
-    tag = f"-{max_gaussians}" if max_gaussians is not None else ""
-    return FileResponse(path, media_type=spec.media_type, filename=f"{output_id}{tag}{spec.suffix}")
+    found = await service.download(output_id, FORMATS[fmt.value].name, max_gaussians)
+    if found.path is not None:
+        return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+    if found.url is not None:  # storage.downloads: redirect (presigned S3 URL)
+        return RedirectResponse(found.url, status_code=307)
+    return StreamingResponse(found.chunks, media_type=found.media_type,
+                             headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
+from mlsharp.disconnect import CLIENT_CLOSED, ClientGone, unless_client_leaves
 from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller, rate_limited
 from mlsharp.http.errors import ERRORS, described
 from mlsharp.schemas import JobAccepted, JobStatus, PredictResponse
@@ -33,15 +34,18 @@ UNKNOWN_JOB = described((404, "Unknown or forgotten job (or another caller's)"))
 
 
 @router.post("/predict", response_model=PredictResponse, responses=ERRORS, dependencies=[Depends(rate_limited)])
-async def predict(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, file: UploadField,
-                  f_px: FocalField = None, input_size: SizeField = None) -> Any:
+async def predict(request: Request, service: ServiceDep, tracking: TrackingDep, caller: CallerDep,
+                  file: UploadField, f_px: FocalField = None, input_size: SizeField = None) -> Any:
     """Turn one photo into a Gaussian scene and wait for it (for scripts and curl)."""
     data = await file.read()
     service.admit()
-    try:
-        return tracking.granted(await service.predict(data, f_px, input_size), caller.id)
+    try:  # a client that leaves frees its slot (mlsharp.disconnect)
+        result = await unless_client_leaves(request.receive, service.predict(data, f_px, input_size))
+    except ClientGone:
+        return Response(status_code=CLIENT_CLOSED)
     finally:
         service.release()
+    return tracking.granted(result, caller.id)
 
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted, responses=ERRORS,

@@ -5,7 +5,7 @@
 Writes ``--scenes`` PLY files of ``--gaussians`` random Gaussians each (a full-size SHARP scene
 has 1,179,648: about 66 MB) with the service's own writer, then streams them through
 :func:`mlsharp.batch.zipstream.stream_zip` exactly as ``GET /api/batch/{id}.zip`` does, and
-prints MB/s, the compression ratio, and the peak Python allocation while streaming (tracemalloc)
+prints MB/s, the archive size against the input, and the peak Python allocation while streaming (tracemalloc)
 -- which stays near one read chunk however large the batch, since nothing is built whole.
 """
 

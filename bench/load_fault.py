@@ -13,6 +13,14 @@ a complete, valid .ply.
 Printed: requests sent, succeeded, rejected (by final status code), transport errors, p50/p95
 latency, server RSS (server process and workers) after warm-up and after each round, non-503 5xx
 answers to bad input, results lost.
+
+Then (``--faults``; ``--no-load`` runs only these) the operator's faults, each on its own server:
+
+* SIGKILL of the server: how many of its workers and resource tracker are still alive 10 s later;
+* a corrupt cache index: how many of the results made before still download after the restart;
+* cache hits with ``--entries`` (30,000) results indexed: p50/p95 latency of a hit and of
+  ``/api/health`` through HTTP;
+* three large photos (``--large-mp``, 90 MP): the server process's RSS idle and after each.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from pathlib import Path
 
 import httpx
 
-from _common import free_port, jpeg, launch_server, split_rss, stop_server, worker_pids
+from _common import free_port, jpeg, launch_server, process_tree, rss_mb, split_rss, stop_server, worker_pids
+from mlsharp.cache import ResultCache, new_output_id
 from sharpnet.io.ply import read_ply
 
 MAX_UPLOAD_MB = 8.0
@@ -70,6 +79,121 @@ def start_server(root: Path, port: int, workers: int, concurrency: int) -> subpr
     })
 
 
+def fault_server(root: Path, **sections: dict) -> tuple[subprocess.Popen, str]:
+    root.mkdir(parents=True, exist_ok=True)
+    config = {"browser": {"open": False}, "logging": {"file": False, "level": "WARNING"},
+              "cache": {"dir": str(root / "cache"), "size": 100_000}, "model": {"temp_dir": str(root / "tmp")},
+              "inference": {"input_size": [512, 512]}, "limits": {"max_upload_mb": 200.0}}
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    port = free_port()
+    return launch_server(root, port, config), f"http://127.0.0.1:{port}"
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def fault_sigkill(root: Path) -> None:
+    server, _ = fault_server(root, performance={"max_workers": 2})
+    children = process_tree(server.pid)[1:]
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    killed, left = time.monotonic(), children
+    while left and time.monotonic() - killed < 10.0:
+        time.sleep(0.05)
+        left = [pid for pid in left if alive(pid)]
+    gone = time.monotonic() - killed
+    print(f"SIGKILL of the server:  {len(children)} child processes (2 workers + resource tracker); "
+          f"alive 10 s later: {len(left)}" + ("" if left else f" (all gone after {gone:.2f} s)"))
+
+
+def fault_corrupt_index(root: Path, results: int = 20) -> None:
+    server, base = fault_server(root)
+    urls = []
+    with httpx.Client(timeout=120) as client:
+        for seed in range(results):
+            body = client.post(f"{base}/api/predict", files={"file": ("p.jpg", jpeg(500 + seed, 320, 240), "image/jpeg")}).json()
+            urls.append(body["url"])
+    stop_server(server)
+    index = root / "cache" / "index.sqlite3"
+    index.write_bytes(b"\x00garbage" * 500)
+    server, base = fault_server(root)
+    try:
+        kept = sum(1 for url in urls if httpx.get(base + url, timeout=60).status_code == 200)
+        aside = len(list((root / "cache").glob("index.sqlite3.broken-*")))
+    finally:
+        stop_server(server)
+    print(f"corrupt cache index:    {kept} of {results} results still download after the restart; "
+          f"bad index moved aside: {aside}")
+
+
+def fault_hit_latency(root: Path, entries: int, lookups: int = 300) -> None:
+    cache = ResultCache(root / "cache", max_size=100_000)
+    cache.load()
+    meta = {"backend": "preview", "num_gaussians": 1, "f_px": 1.0}
+    for n in range(entries):
+        output_id = new_output_id()
+        cache.path_for(output_id).write_bytes(b"ply")
+        cache.put(f"filler-{n}", output_id, meta)
+    cache.close()
+    server, base = fault_server(root)
+    photos = [jpeg(900 + n, 320, 240) for n in range(10)]
+    hits, health = [], []
+    try:
+        with httpx.Client(timeout=120) as client:
+            for photo in photos:
+                client.post(f"{base}/api/predict", files={"file": ("p.jpg", photo, "image/jpeg")})
+            for n in range(lookups):
+                t0 = time.perf_counter()
+                body = client.post(f"{base}/api/predict", files={"file": ("p.jpg", photos[n % 10], "image/jpeg")}).json()
+                hits.append(time.perf_counter() - t0)
+                assert body["cache_hit"], body
+                t0 = time.perf_counter()
+                client.get(f"{base}/api/health")
+                health.append(time.perf_counter() - t0)
+            size = client.get(f"{base}/api/cache").json()["size"]
+    finally:
+        stop_server(server)
+
+    def pct(values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return 1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    print(f"cache hits, {size} entries: hit p50 {pct(hits, 0.5):.1f} ms, p95 {pct(hits, 0.95):.1f} ms; "
+          f"/api/health p50 {pct(health, 0.5):.1f} ms, p95 {pct(health, 0.95):.1f} ms (HTTP round trip)")
+
+
+def fault_large_photos(root: Path, megapixels: float, count: int = 3) -> None:
+    side = int((megapixels * 1e6) ** 0.5)
+    server, base = fault_server(root, limits={"max_pixels": int(megapixels * 1e6) + 10_000_000})
+    try:
+        idle = rss_mb([server.pid])
+        after = []
+        with httpx.Client(timeout=600) as client:
+            for n in range(count):
+                photo = jpeg(700 + n, side, side)
+                response = client.post(f"{base}/api/predict", files={"file": ("big.jpg", photo, "image/jpeg")})
+                del photo
+                after.append((response.status_code, rss_mb([server.pid])))
+    finally:
+        stop_server(server)
+    steps = ", ".join(f"{mb:.0f} MB ({code})" for code, mb in after)
+    print(f"{count} photos of {side}x{side} ({side * side / 1e6:.0f} MP): server RSS idle {idle:.0f} MB, "
+          f"after each: {steps}")
+
+
+def run_faults(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="mlsharp-faults-"))
+    fault_sigkill(root / "sigkill")
+    fault_corrupt_index(root / "corrupt")
+    fault_hit_latency(root / "hits", args.entries)
+    fault_large_photos(root / "large", args.large_mp)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="uploads in the main run")
@@ -79,7 +203,15 @@ def main() -> int:
     parser.add_argument("--server-concurrency", type=int, default=4, help="performance.max_concurrency")
     parser.add_argument("--workers", type=int, default=1, help="performance.max_workers")
     parser.add_argument("--deadline", type=float, default=300.0, help="stop sending after this many seconds")
+    parser.add_argument("--faults", action="store_true", help="also run the operator's faults (see above)")
+    parser.add_argument("--no-load", action="store_true", help="run only the faults")
+    parser.add_argument("--entries", type=int, default=30_000, help="results indexed for the hit-latency fault")
+    parser.add_argument("--large-mp", type=float, default=90.0, help="megapixels of the large photos")
     args = parser.parse_args()
+    if args.faults or args.no_load:
+        run_faults(args)
+    if args.no_load:
+        return 0
 
     root = Path(tempfile.mkdtemp(prefix="mlsharp-load-"))
     port = free_port()

@@ -106,7 +106,8 @@ class RedisJobs:
         pipe = self.client.pipeline()
         pipe.hincrby(self._job(job_id), "attempts", 1)
         pipe.hset(self._job(job_id), "worker", worker_id)
-        attempts, _ = pipe.execute()
+        pipe.hsetnx(self._job(job_id), "started", time.time())  # the first start: queue latency
+        attempts, _, _ = pipe.execute()
         if attempts > 1:
             self.count("requeued")
         return int(attempts)

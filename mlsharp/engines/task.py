@@ -86,6 +86,8 @@ def execute(spec: JobSpec, s3: S3Settings | None = None,
     final = store.local_path(key)
     if final is not None:
         final.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in final.parent.glob(f".{final.name}.*.part"):  # an earlier attempt's, killed
+            leftover.unlink(missing_ok=True)
         staged = final.with_name(f".{final.name}.{os.getpid()}.part")
         save_ply(gaussians, photo.f_px, photo.width, photo.height, staged)
         publish(staged, final)  # not if the server that started this worker died meanwhile

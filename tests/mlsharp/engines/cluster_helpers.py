@@ -71,7 +71,7 @@ class Cluster:
 
     def start_api(self) -> None:
         self.api = self._spawn("api", ["--config", str(self.config)])
-        wait_for(lambda: self.api.poll() is None and self.health() is not None, 60, "the API server")
+        wait_for(lambda: self.api.poll() is None and self.health() is not None, 180, "the API server")
 
     def start_worker(self) -> subprocess.Popen:
         worker = self._spawn(f"worker{len(self.workers)}", ["worker", "--config", str(self.config)])
@@ -82,7 +82,7 @@ class Cluster:
         def alive() -> bool:
             health = self.health()
             return health is not None and len(health["jobs"]["workers"]) >= count
-        wait_for(alive, 90, f"{count} live workers")
+        wait_for(alive, 180, f"{count} live workers")
 
     def restart_api(self) -> None:
         assert self.api is not None

@@ -4,9 +4,12 @@ Why not a random subset: a phone or a VR headset can draw a few hundred thousand
 SHARP makes 1.18 M; most of the picture comes from the opaque, large-on-screen ones, while many are
 faint or tiny. The importance of a Gaussian is its opacity times its projected footprint on the
 photo's image plane (the area of the 1-sigma ellipse of its 2D covariance, in pixels), which is
-roughly how much colour it contributes to the photo-viewpoint render. Ties are broken by index
-(stable sort), so the result is deterministic; the kept Gaussians stay in their original order
-(SHARP's grid order, which compact formats rely on for tight chunk bounds).
+roughly how much colour it contributes to the photo-viewpoint render. Importances within 1% of
+each other count as equal, and among equals a fixed pseudo-random order decides: thinning a
+region of alike Gaussians then spreads evenly instead of cutting away whatever comes last in the
+file (by index, a uniform scene would lose the bottom of the picture). Fixed seed, stable sorts:
+the result is deterministic. The kept Gaussians stay in their original order (SHARP's grid
+order, which compact formats rely on for tight chunk bounds).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 
 PRESETS = (500_000, 200_000, 100_000)  # what the page offers besides "full"
 _CHUNK = 1 << 18
+_EQUAL = 0.01  # importances within 1% are alike
+_TIE_SEED = 20250101  # fixed: the same scene is always reduced the same way
 
 
 def _rotation_matrices(q: np.ndarray) -> np.ndarray:
@@ -64,7 +69,11 @@ def keep_indices(vertices: np.ndarray, max_gaussians: int, f_px: float = 1.0) ->
     n = len(vertices)
     if max_gaussians >= n:
         return np.arange(n)
-    order = np.argsort(-importance(vertices, f_px), kind="stable")
+    score = importance(vertices, f_px)
+    with np.errstate(divide="ignore"):
+        level = np.where(score > 0, np.floor(np.log(np.where(score > 0, score, 1.0)) / np.log1p(_EQUAL)), -np.inf)
+    shuffle = np.random.default_rng(_TIE_SEED).permutation(n)
+    order = np.lexsort((shuffle, -level))  # by level (high first), then the fixed shuffle
     return np.sort(order[:max_gaussians])
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces static/vendor/ (the splat viewer the page loads, and the Swagger UI / ReDoc files
-# /docs and /redoc load) from the npm registry.
+# Reproduces static/vendor/ (the splat viewer and the video muxers the page loads, and the
+# Swagger UI / ReDoc files /docs and /redoc load) from the npm registry.
 #
 #   tools/vendor_viewer.sh            # npm ci from tools/viewer/package-lock.json, then copy
 #   tools/vendor_viewer.sh --check    # same, then fail if static/vendor/ differs from the copy
@@ -48,12 +48,19 @@ done
 for f in LICENSE package.json bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt; do
     put "redoc/$f" "redoc/$f"
 done
+# The recorder's MP4 and WebM muxers (static/js/recorder.js): each one's ES module build.
+for pkg in mp4-muxer webm-muxer; do
+    for f in LICENSE package.json "build/$pkg.mjs"; do
+        put "$pkg/$f" "$pkg/$f"
+    done
+done
 
 node -e '
 const fs = require("fs");
 const out = {};
 for (const [name, dir] of [["three", "three"], ["@sparkjsdev/spark", "spark"],
-                           ["swagger-ui-dist", "swagger-ui"], ["redoc", "redoc"]]) {
+                           ["swagger-ui-dist", "swagger-ui"], ["redoc", "redoc"],
+                           ["mp4-muxer", "mp4-muxer"], ["webm-muxer", "webm-muxer"]]) {
   const p = JSON.parse(fs.readFileSync(process.argv[1] + "/" + dir + "/package.json"));
   out[name] = { version: p.version, license: p.license };
 }

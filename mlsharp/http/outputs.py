@@ -3,7 +3,8 @@
 The formats are those of :data:`sharpnet.io.registry.FORMATS` (the enum below is built from it, so
 ``/docs`` lists them and an unknown one is a one-line 422); ``?max_gaussians=N`` serves the scene
 reduced to the N most important Gaussians. Conversions are made on the first request and kept
-beside the output (see :mod:`mlsharp.exports`).
+beside the output (see :mod:`mlsharp.exports`). HEAD answers the size (the page shows it before
+a download; the conversion happens then).
 """
 
 from __future__ import annotations
@@ -47,22 +48,27 @@ RESPONSES = described((404, "Unknown output"), (422, "Unknown format or max_gaus
                       (500, "The conversion failed"))
 
 
-@router.get("/{output_id:output_id}.depth.png", response_class=FileResponse, responses=RESPONSES)
-async def depth(service: ServiceDep, output_id: str) -> Any:
+@router.api_route("/{output_id:output_id}.depth.png", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses=RESPONSES)
+async def depth(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str) -> Any:
     """The scene's depth as a 16-bit grayscale PNG: millimetres along the camera's forward axis,
     0 = no data, clamped to 1..65535 mm (the PNG's text chunk says so too)."""
+    tracking.check_output(output_id, caller.id)
     path = await service.depth_for(output_id, DEPTH_SUFFIX)
     return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth.png")
 
 
-@router.get("/{output_id:output_id}.depthcolor.png", response_class=FileResponse, responses=RESPONSES)
-async def depth_preview(service: ServiceDep, output_id: str) -> Any:
+@router.api_route("/{output_id:output_id}.depthcolor.png", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses=RESPONSES)
+async def depth_preview(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str) -> Any:
     """The depth map colourised for people: near is bright yellow, far dark blue."""
+    tracking.check_output(output_id, caller.id)
     path = await service.depth_for(output_id, DEPTH_COLOR_SUFFIX)
     return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth-preview.png")
 
 
-@router.get("/{output_id:output_id}.{fmt}", response_class=FileResponse, responses=RESPONSES)
+@router.api_route("/{output_id:output_id}.{fmt}", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses=RESPONSES)
 async def download(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str, fmt: Format,
                    max_gaussians: MaxGaussians = None) -> Any:
     """The scene in any export format: ``ply`` (SHARP's layout), ``spz``, ``splat``, ``compressed.ply``."""

@@ -7,6 +7,7 @@ import { SceneViewer } from "./viewer.js";
 import { SessionHistory, thumbnailOf } from "./history.js";
 import { sharpCameraFromPly } from "./plyinfo.js";
 import { setupBatch, startBatch, wantsBatch } from "./batch.js";
+import { initExports } from "./exports.js";
 
 const $ = (id) => document.getElementById(id);
 const PHOTO_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|bmp|tiff?|gif)$/i;
@@ -29,6 +30,7 @@ const ui = {
 const history = new SessionHistory();
 const viewer = new SceneViewer($("viewer-canvas"), { onStatus: viewerStatus });
 window.__mlsharpViewer = viewer; // for debugging in the console and for tests
+const exportsPanel = initExports(viewer, $("result-card")); // static/js/exports.js
 
 // ---------------------------------------------------------------------- language
 
@@ -308,6 +310,7 @@ async function showResult(result, name, thumb, signal) {
 function renderResult() {
   const result = ui.lastResult;
   $("result-card").hidden = !result;
+  exportsPanel.show(result);
   if (!result) return;
   $("res-count").textContent = result.num_gaussians.toLocaleString(language() === "zh" ? "zh-CN" : "en");
   $("res-backend").textContent = t(`backend.${result.backend}`);

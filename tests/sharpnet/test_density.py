@@ -48,12 +48,19 @@ def test_reduction_is_deterministic_keeps_order_and_metadata():
     keep = keep_indices(s.vertices, 1200, 500.0)
     assert np.all(np.diff(keep) > 0)  # original order kept
     score = importance(s.vertices, 500.0)
-    assert score[keep].min() >= np.delete(score, keep).max()
+    assert score[keep].min() >= np.delete(score, keep).max() / 1.02  # alike within 1% may swap
     assert first.metadata == s.metadata
     assert reduce_scene(s, n + 1) is s
 
 
-def test_equal_importance_breaks_ties_by_index():
-    g = scene([[0, 0, 2]] * 6, [[0.1, 0.1, 0.1]] * 6, [0.5] * 6)
+def test_alike_gaussians_are_thinned_evenly_not_by_index():
+    side = 100
+    u, v = np.meshgrid(np.linspace(-0.02, 0.02, side), np.linspace(-0.02, 0.02, side))  # footprints within 1%
+    means = np.stack([u.ravel(), v.ravel(), np.full(side * side, 2.0)], 1)
+    g = scene(means, np.full((side * side, 3), 0.01), np.full(side * side, 0.5))
     s = scene_from_gaussians(g, 100.0, 64, 48)
-    assert keep_indices(s.vertices, 3, 100.0).tolist() == [0, 1, 2]
+    keep = keep_indices(s.vertices, side * side // 4, 100.0)
+    rows = keep // side
+    assert np.array_equal(keep, keep_indices(s.vertices, side * side // 4, 100.0))  # deterministic
+    counts = np.bincount(rows // 25, minlength=4)  # each quarter of the picture keeps about its share
+    assert counts.min() > 0.8 * counts.max(), counts

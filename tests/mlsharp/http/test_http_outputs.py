@@ -94,3 +94,12 @@ def test_depth_map_is_16_bit_millimetres_and_has_a_colour_preview(client):
     assert preview.mode == "RGB" and preview.size == image.size
     pixels = np.array(preview).reshape(-1, 3)
     assert len(np.unique(pixels, axis=0)) > 10  # a ramp, not a flat image
+
+
+def test_head_tells_the_size_before_the_download(client):
+    body = upload(client, unique_png(156)).json()
+    for url in [*body["downloads"].values(), body["depth_url"]]:
+        head = client.head(url + ("?max_gaussians=100" if "depth" not in url else ""))
+        assert head.status_code == 200 and head.content == b""
+        get = client.get(url + ("?max_gaussians=100" if "depth" not in url else ""))
+        assert int(head.headers["content-length"]) == len(get.content) > 0

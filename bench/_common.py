@@ -8,6 +8,8 @@ folder is on ``sys.path``) and never each other or the tests.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import io
 import os
 import shutil
@@ -15,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -199,3 +202,56 @@ def make_driver(browser: str, driver: str, profile: Path, downloads: Path, size:
     })
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """static/ at /static/ plus the scenes at /scenes/, like the service lays it out."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path: str) -> str:
+            clean = path.split("?", 1)[0]
+            if clean.startswith("/scenes/"):
+                return str(folder / clean[len("/scenes/"):])
+            if clean in ("/", "/index.html"):
+                return str(REPO / "static" / "index.html")
+            return str(REPO / clean.lstrip("/"))
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def load_scene_js(f_px: float, width: int, height: int) -> str:
+    """An async Selenium script: fetch a scene (URL, file name), load it into the page's viewer with the
+    photo camera, and answer its timings once the first *complete* frame is on screen."""
+    return """
+const [url, name, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+const t0 = performance.now();
+fetch(url).then((r) => r.arrayBuffer()).then(async (buf) => {
+  const fetchMs = Math.round(performance.now() - t0);
+  const viewer = window.__mlsharpViewer;
+  const loadStart = performance.now();
+  const result = await viewer.load({
+    bytes: new Uint8Array(buf), fileName: name, source: 'bench',
+    camera: {fPx: %F%, width: %W%, height: %H%}});
+  // "ready" is the first lit frame, which Spark may draw before its first depth sort of all the
+  // splats lands. The complete frame is the one presented after that sort: two animation frames
+  // after it, the draw that used it is on screen.
+  await new Promise((resolve) => {
+    const check = () => {
+      const spark = viewer.spark;
+      if (!spark.sorting && spark.lastSortTime >= loadStart) {
+        requestAnimationFrame(() => requestAnimationFrame(resolve));
+      } else {
+        setTimeout(check, 20);
+      }
+    };
+    check();
+  });
+  const fullFrameMs = Math.round(performance.now() - loadStart);
+  done({fetchMs, fullFrameMs, ...result, blank: window.__viewerInfo.blank});
+}).catch((e) => done({error: String(e)}));
+""".replace("%F%", str(f_px)).replace("%W%", str(width)).replace("%H%", str(height))

@@ -19,17 +19,14 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import REPO, chromium_paths, make_driver
+from _common import chromium_paths, load_scene_js, make_driver, serve
 from sharpnet.gaussians import Gaussians
 from sharpnet.io.ply import save_ply
 from sharpnet.io.registry import export_file, scene_from_ply
@@ -87,54 +84,9 @@ def convert(name: str, scene: Gaussians, folder: Path, repeat: int) -> tuple[Pat
     return ply, spz
 
 
-def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """static/ at /static/ plus the scenes at /scenes/, like the service lays it out."""
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def translate_path(self, path: str) -> str:
-            clean = path.split("?", 1)[0]
-            if clean.startswith("/scenes/"):
-                return str(folder / clean[len("/scenes/"):])
-            if clean in ("/", "/index.html"):
-                return str(REPO / "static" / "index.html")
-            return str(REPO / clean.lstrip("/"))
-
-        def log_message(self, *args) -> None:  # quiet
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+LOAD_JS = load_scene_js(F_PX, WIDTH, HEIGHT)
 
 
-LOAD_JS = """
-const [url, name, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
-const t0 = performance.now();
-fetch(url).then((r) => r.arrayBuffer()).then(async (buf) => {
-  const fetchMs = Math.round(performance.now() - t0);
-  const viewer = window.__mlsharpViewer;
-  const loadStart = performance.now();
-  const result = await viewer.load({
-    bytes: new Uint8Array(buf), fileName: name, source: 'bench',
-    camera: {fPx: %F%, width: %W%, height: %H%}});
-  // "ready" is the first lit frame, which Spark may draw before its first depth sort of all the
-  // splats lands. The complete frame is the one presented after that sort: two animation frames
-  // after it, the draw that used it is on screen.
-  await new Promise((resolve) => {
-    const check = () => {
-      const spark = viewer.spark;
-      if (!spark.sorting && spark.lastSortTime >= loadStart) {
-        requestAnimationFrame(() => requestAnimationFrame(resolve));
-      } else {
-        setTimeout(check, 20);
-      }
-    };
-    check();
-  });
-  const fullFrameMs = Math.round(performance.now() - loadStart);
-  done({fetchMs, fullFrameMs, ...result, blank: window.__viewerInfo.blank});
-}).catch((e) => done({error: String(e)}));
-""".replace("%F%", str(F_PX)).replace("%W%", str(WIDTH)).replace("%H%", str(HEIGHT))
 
 
 def browser_load(files: list[Path], base: str, timeout: int, profile: Path, repeat: int) -> None:

@@ -48,8 +48,8 @@ RESPONSES = described((404, "Unknown output"), (422, "Unknown format or max_gaus
                       (500, "The conversion failed"))
 
 
-@router.api_route("/{output_id:output_id}.depth.png", methods=["GET", "HEAD"], response_class=FileResponse,
-                  responses=RESPONSES)
+@router.get("/{output_id:output_id}.depth.png", response_class=FileResponse, responses=RESPONSES)
+@router.head("/{output_id:output_id}.depth.png", include_in_schema=False)
 async def depth(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str) -> Any:
     """The scene's depth as a 16-bit grayscale PNG: millimetres along the camera's forward axis,
     0 = no data, clamped to 1..65535 mm (the PNG's text chunk says so too)."""
@@ -58,8 +58,8 @@ async def depth(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, o
     return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth.png")
 
 
-@router.api_route("/{output_id:output_id}.depthcolor.png", methods=["GET", "HEAD"], response_class=FileResponse,
-                  responses=RESPONSES)
+@router.get("/{output_id:output_id}.depthcolor.png", response_class=FileResponse, responses=RESPONSES)
+@router.head("/{output_id:output_id}.depthcolor.png", include_in_schema=False)
 async def depth_preview(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str) -> Any:
     """The depth map colourised for people: near is bright yellow, far dark blue."""
     tracking.check_output(output_id, caller.id)
@@ -67,8 +67,8 @@ async def depth_preview(service: ServiceDep, tracking: TrackingDep, caller: Call
     return FileResponse(path, media_type="image/png", filename=f"{output_id}-depth-preview.png")
 
 
-@router.api_route("/{output_id:output_id}.{fmt}", methods=["GET", "HEAD"], response_class=FileResponse,
-                  responses=RESPONSES)
+@router.get("/{output_id:output_id}.{fmt}", response_class=FileResponse, responses=RESPONSES)
+@router.head("/{output_id:output_id}.{fmt}", include_in_schema=False)
 async def download(service: ServiceDep, tracking: TrackingDep, caller: CallerDep, output_id: str, fmt: Format,
                    max_gaussians: MaxGaussians = None) -> Any:
     """The scene in any export format: ``ply`` (SHARP's layout), ``spz``, ``splat``, ``compressed.ply``."""

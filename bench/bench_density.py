@@ -100,6 +100,7 @@ def render_all(spz_files: dict[str, Path], folder: Path, timeout: int) -> dict[s
     out = {}
     try:
         driver.set_script_timeout(timeout)
+        driver.command_executor.client_config.timeout = timeout  # a software frame of 600k splats is slow
         driver.get(base)
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return !!window.__mlsharpViewer"))
         renderer = driver.execute_script(

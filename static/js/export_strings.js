@@ -20,6 +20,7 @@ const STRINGS = {
   trajectory: ["Camera path", "相机路径"],
   resolution: ["Resolution", "分辨率"],
   fps: ["Frames per second", "帧率"],
+  frames: ["Frames", "帧数"],
   record: ["Record video", "录制视频"],
   cancel: ["Cancel", "取消"],
   progress: ["Frame {done} of {total}", "第 {done} 帧，共 {total} 帧"],

@@ -12,7 +12,8 @@ import { TRAJECTORIES } from "./trajectory.js";
 import { enterVr, vrSupported } from "./xr.js";
 
 const PRESETS = [null, 500000, 200000, 100000];
-const RESOLUTIONS = [480, 720, 1080];
+const RESOLUTIONS = [360, 480, 720, 1080];
+const FRAME_COUNTS = [30, 60, 120]; // Apple's default path has 60 steps
 const FRAME_RATES = [24, 30, 60];
 
 function el(tag, props = {}, ...children) {
@@ -112,13 +113,16 @@ class ExportPanel {
     res.value = "720";
     const [fps, fpsField] = choose("video-fps", FRAME_RATES.map((f) => [f, String(f)]), s("fps"));
     fps.value = "30";
+    const [steps, stepsField] = choose("video-frames", FRAME_COUNTS.map((n) => [n, String(n)]), s("frames"));
+    steps.value = "60";
     const record = el("button", { id: "record-button", className: "button secondary", type: "button", textContent: s("record") });
     const cancel = el("button", { id: "record-cancel", className: "button secondary", type: "button", textContent: s("cancel"), hidden: true });
     const progress = el("progress", { id: "record-progress", max: 1, value: 0, hidden: true });
-    record.addEventListener("click", () => this.record({ type: path.value, height: Number(res.value), fps: Number(fps.value) }, record, cancel, progress));
+    record.addEventListener("click", () => this.record({ type: path.value, height: Number(res.value), fps: Number(fps.value), steps: Number(steps.value) },
+      record, cancel, progress));
     cancel.addEventListener("click", () => this.recording?.abort());
     return el("details", { className: "settings", id: "video-panel" }, el("summary", { textContent: s("videoHeading") }),
-      pathField, resField, fpsField, el("div", { className: "actions" }, record, cancel), progress);
+      pathField, resField, fpsField, stepsField, el("div", { className: "actions" }, record, cancel), progress);
   }
 
   say(text) {
@@ -157,7 +161,7 @@ class ExportPanel {
     }
   }
 
-  async record({ type, height, fps }, record, cancel, progress) {
+  async record({ type, height, fps, steps }, record, cancel, progress) {
     if (this.recording) return;
     const photo = this.viewer.photo;
     const aspect = photo ? photo.width / photo.height : 16 / 9;
@@ -167,7 +171,7 @@ class ExportPanel {
     cancel.hidden = false;
     progress.hidden = false;
     try {
-      const video = await recordVideo(this.viewer, { type, width, height, fps, signal: this.recording.signal,
+      const video = await recordVideo(this.viewer, { type, width, height, fps, steps, signal: this.recording.signal,
         onProgress: (done, total) => { progress.max = total; progress.value = done; this.say(s("progress", { done, total })); } });
       const name = `${this.baseName}-${type}.${video.container}`;
       window.__lastVideo = { ...video, name };

@@ -86,6 +86,16 @@ def connect(settings: ClusterSettings) -> Any:
                                 health_check_interval=30)
 
 
+def redis_problem(settings: ClusterSettings, client: Any = None) -> str | None:
+    """Why Redis cannot be used (one line), checked before anything is loaded or bound."""
+    try:
+        (client or connect(settings)).ping()
+    except Exception as exc:  # noqa: BLE001 - redis' connection errors vary
+        return (f"cannot reach Redis at {settings.redis_url} ({exc}); start redis-server or fix "
+                "jobs.redis_url / --redis-url")
+    return None
+
+
 def make_broker(settings: ClusterSettings, middleware: list | None = None) -> Any:
     from dramatiq.brokers.redis import RedisBroker
 

@@ -16,12 +16,42 @@ from typing import Any
 from loguru import logger
 
 from mlsharp.engines import JobOptions, JobSpec
-from mlsharp.engines.cluster import ACTOR, QUEUE, connect, indexes, make_broker, settings_from, stores
+from mlsharp.engines.cluster import (ACTOR, QUEUE, connect, indexes, make_broker, redis_problem,
+                                     settings_from, stores)
 from mlsharp.engines.redis_jobs import RedisJobs
 from mlsharp.errors import ServiceError
 from mlsharp.jobs import Job
 
-POLL_S = (0.02, 0.5)  # result(): first and longest wait between looks at the job's state
+POLL_S = (0.02, 0.5)
+
+
+def _unreachable_is_503(method: Any) -> Any:
+    """Redis down is the cluster being unavailable for a moment (503), not a server bug (500)."""
+    import functools
+    import inspect
+
+    from redis.exceptions import RedisError
+
+    def refused() -> ServiceError:
+        return ServiceError(503, "the job queue (Redis) is unreachable; retry later",
+                            headers={"Retry-After": "5"}, outcome="rejected")
+
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except RedisError:
+                raise refused() from None
+        return guarded_async
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except RedisError:
+            raise refused() from None
+    return guarded  # result(): first and longest wait between looks at the job's state
 
 
 class DramatiqEngine:
@@ -43,11 +73,7 @@ class DramatiqEngine:
 
     def preflight(self) -> str | None:
         """Why this engine cannot start (one line), checked before the server binds its port."""
-        try:
-            self.client.ping()
-        except Exception as exc:  # noqa: BLE001 - redis' connection errors vary
-            return f"cannot reach Redis at {self.settings.redis_url} ({exc}); start redis-server or fix jobs.redis_url"
-        return None
+        return redis_problem(self.settings, self.client)
 
     async def start(self) -> None:
         problem = await asyncio.to_thread(self.preflight)
@@ -71,6 +97,7 @@ class DramatiqEngine:
                                     f"(jobs.max_queue = {self.settings.max_queue}); retry later",
                                headers={"Retry-After": str(max(1, min(600, depth)))}, outcome="rejected")
 
+    @_unreachable_is_503
     async def submit(self, job_id: str, options: JobOptions, photo: bytes) -> Job:
         from dramatiq import Message
 
@@ -91,12 +118,14 @@ class DramatiqEngine:
                                headers={"Retry-After": "5"}) from None
         return Job(id=job_id)
 
+    @_unreachable_is_503
     async def submit_done(self, job_id: str, result: dict) -> Job:
         self.jobs.create_done(job_id, result)
         job = Job(id=job_id)
         job.succeed(result)
         return job
 
+    @_unreachable_is_503
     def status(self, job_id: str) -> dict[str, Any] | None:
         snapshot = self.jobs.snapshot(job_id)
         if snapshot is None:
@@ -105,6 +134,7 @@ class DramatiqEngine:
         snapshot.pop("attempts", None)
         return snapshot
 
+    @_unreachable_is_503
     async def result(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
         end = None if timeout is None else time.monotonic() + timeout
         wait = POLL_S[0]
@@ -124,6 +154,7 @@ class DramatiqEngine:
             await asyncio.sleep(wait)
             wait = min(POLL_S[1], wait * 1.5)
 
+    @_unreachable_is_503
     def cancel(self, job_id: str) -> bool:
         """Marks the job finished; a worker that has not started it skips it, one that has is not
         interrupted (its result is then discarded by the finish-once rule)."""
@@ -132,12 +163,15 @@ class DramatiqEngine:
             self.photos.delete(job_id)
         return finished
 
+    @_unreachable_is_503
     def queue_depth(self) -> int:
         return self.jobs.depth()
 
+    @_unreachable_is_503
     def lookup_upload(self, upload_key: str) -> Any:
         return self.cache.lookup_alias(upload_key)
 
+    @_unreachable_is_503
     def find_output(self, output_id: str) -> Any:
         for index in (self.cache, self.uncached):
             if index.find_output(output_id) is not None:

@@ -88,7 +88,7 @@ def _load_backend(config: Any) -> Any:
 def main(argv: list[str]) -> int:
     from logger import setup_logging
     from mlsharp.config import ConfigError, load_config
-    from mlsharp.engines.cluster import settings_from
+    from mlsharp.engines.cluster import redis_problem, settings_from
     from mlsharp.engines.dramatiq_worker import serve
     from mlsharp.engines.worker_metrics import WorkerMetrics
 
@@ -102,6 +102,10 @@ def main(argv: list[str]) -> int:
     for warning in warnings:
         logger.warning(warning)
     settings = settings_from(config)
+    problem = redis_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         spec, device = _load_backend(config)
     except Exception as exc:  # noqa: BLE001 - one line, exit 2, as the server does

@@ -102,6 +102,7 @@ def test_jobs_survive_a_killed_worker_and_an_api_restart(where, tmp_path, redis_
         assert attempts == 2, "the killed worker's job ran again exactly once more"
         health = cluster.health()
         assert health["jobs"]["requeued"] >= 1 and health["jobs"]["queue_depth"] == 0
+        assert largest_redis_value(redis_client) < 16_384, "only ids, options and URIs go through Redis"
         for job_id in ids:
             with cluster_open(cluster, f"/api/outputs/{job_id}.ply") as ply_bytes:
                 ply = PlyData.read(io.BytesIO(ply_bytes))
@@ -116,8 +117,25 @@ def test_jobs_survive_a_killed_worker_and_an_api_restart(where, tmp_path, redis_
             assert list((tmp_path / "results" / "inflight").iterdir()) == []  # photos in flight gone
             first = (tmp_path / "results" / f"{ids[0]}.ply").read_bytes()
             assert first == local_engine_ply(tmp_path, photos[0]), "engines must write the same bytes"
+        survivor = cluster.workers[1]
+        survivor.send_signal(signal.SIGTERM)  # graceful: exits 0 and leaves the registry
+        assert survivor.wait(timeout=60) == 0
+        assert cluster.health()["jobs"]["workers"] == []
     finally:
         cluster.close()
+
+
+def largest_redis_value(client) -> int:
+    sizes = [0]
+    for key in client.scan_iter():
+        kind = client.type(key)
+        if kind == b"string":
+            sizes.append(client.strlen(key))
+        elif kind == b"hash":
+            sizes.extend(len(value) for value in client.hvals(key))
+        elif kind == b"list":
+            sizes.extend(len(value) for value in client.lrange(key, 0, -1))
+    return max(sizes)
 
 
 class cluster_open:  # noqa: N801 - used like open()

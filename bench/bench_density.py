@@ -88,40 +88,48 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(value.mean())
 
 
-def render_all(spz_files: dict[str, Path], folder: Path, timeout: int) -> dict[str, dict]:
+def render_one(paths: tuple[str, str], base: str, path: Path, profile: Path, timeout: int) -> dict:
+    """One scene in a fresh browser (a second scene in the same software-WebGL page is slower)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    paths = chromium_paths()
-    if isinstance(paths, str):
-        print(f"browser: skipped ({paths})")
-        return {}
-    server, base = serve(folder)
-    driver = make_driver(*paths, folder / "profile", folder / "dl")
-    out = {}
+    driver = make_driver(*paths, profile, profile / "dl")
     try:
         driver.set_script_timeout(timeout)
         driver.command_executor.client_config.timeout = timeout  # a software frame of 600k splats is slow
         driver.get(base)
         WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return !!window.__mlsharpViewer"))
-        renderer = driver.execute_script(
-            "const gl = window.__mlsharpViewer.renderer.getContext();"
-            "const ext = gl.getExtension('WEBGL_debug_renderer_info');"
-            "return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);")
-        print(f"renderer: {renderer}")
+        result = driver.execute_async_script(load_scene_js(F_PX, WIDTH, HEIGHT), f"{base}scenes/{path.name}", path.name)
+        if "error" not in result:
+            png = base64.b64decode(driver.execute_script(CAPTURE_JS).split(",", 1)[1])
+            result["image"] = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+            result["renderer"] = driver.execute_script(
+                "const gl = window.__mlsharpViewer.renderer.getContext();"
+                "const ext = gl.getExtension('WEBGL_debug_renderer_info');"
+                "return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);")
+        return result
+    finally:
+        driver.quit()
+
+
+def render_all(spz_files: dict[str, Path], folder: Path, timeout: int) -> dict[str, dict]:
+    paths = chromium_paths()
+    if isinstance(paths, str):
+        print(f"browser: skipped ({paths})")
+        return {}
+    server, base = serve(folder)
+    out = {}
+    try:
         for label, path in spz_files.items():
-            t = time.perf_counter()
-            result = driver.execute_async_script(load_scene_js(F_PX, WIDTH, HEIGHT), f"{base}scenes/{path.name}", path.name)
+            result = render_one(paths, base, path, folder / f"profile-{label}", timeout)
             if "error" in result:
                 print(f"  {label}: error {result['error']}")
                 continue
-            result["wall"] = time.perf_counter() - t
-            png = base64.b64decode(driver.execute_script(CAPTURE_JS).split(",", 1)[1])
-            result["image"] = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
             Image.fromarray(result["image"]).save(folder / f"render-{label}.png")
             out[label] = result
     finally:
-        driver.quit()
         server.shutdown()
+    if out:
+        print(f"renderer: {next(iter(out.values()))['renderer']}")
     return out
 
 

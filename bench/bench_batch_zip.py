@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlsharp.batch.service import _read_chunks
 from mlsharp.batch.zipstream import Member, stream_zip
+from mlsharp.service import file_chunks
 from sharpnet.gaussians import Gaussians
 from sharpnet.io.ply import save_ply
 
@@ -49,7 +49,7 @@ def main() -> int:
             save_ply(random_scene(args.gaussians, index), 1000.0, 1536, 1536, path)
             paths.append(path)
         total = sum(p.stat().st_size for p in paths)
-        members = [Member(p.name, lambda p=p: _read_chunks(p)) for p in paths]
+        members = [Member(p.name, lambda p=p: file_chunks(p)) for p in paths]
         tracemalloc.start()
         start = time.perf_counter()
         written = sum(len(chunk) for chunk in stream_zip(members))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ from mlsharp.jobs import Job
 from mlsharp.storage import StorageError
 
 F_PX_RANGE = (1.0, 1e6)
+CHUNK = 1 << 20
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
 
 __all__ = ["F_PX_RANGE", "PredictionService", "ServiceError"]
 
@@ -212,6 +220,17 @@ class PredictionService:
             return None
         path = store.path_for(output_id, suffix)
         return path if path is not None and path.is_file() else None
+
+    def scene_chunks(self, output_id: str) -> Callable[[], Iterator[bytes]] | None:
+        """The stored ``.ply`` as chunks read when called, wherever it lives (a folder here or a
+        remote store); ``None`` when the output is unknown. The batch zip streams from this."""
+        store = self._store_of(output_id)
+        if store is None:
+            return None
+        path = store.path_for(output_id, ".ply")
+        if path is not None:
+            return (lambda: file_chunks(path)) if path.is_file() else None
+        return lambda: store.store.stream(store.object_name(output_id, ".ply"))
 
     def output_file(self, output_id: str, suffix: str) -> Path:
         """Like :meth:`find_output`, but a missing output is a 404."""

@@ -28,7 +28,6 @@ from mlsharp.errors import ServiceError
 from mlsharp.tracking import Tracking
 from sharpnet.utils.photo_files import unique_name
 
-CHUNK = 1 << 20
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -175,10 +174,10 @@ class BatchService:
         for item in summary["items"]:
             entry = {"photo": item["name"], "file": None, "state": item["state"],
                      "num_gaussians": item["num_gaussians"], "error": item["error"]}
-            path = self.service.find_output(item["output_id"], ".ply") if item.get("output_id") else None
-            if item["state"] == "done" and path is not None:
+            chunks = self.service.scene_chunks(item["output_id"]) if item.get("output_id") else None
+            if item["state"] == "done" and chunks is not None:
                 entry["file"] = unique_name(f"{PurePosixPath(item['name']).stem or 'photo'}.ply", taken)
-                members.append(Member(entry["file"], lambda path=path: _read_chunks(path)))
+                members.append(Member(entry["file"], chunks))
             elif item["state"] == "done":
                 entry.update(state="error", error="the scene was evicted from the cache before the download")
             manifest.append(entry)
@@ -187,8 +186,3 @@ class BatchService:
         members.append(Member("manifest.json", lambda: [body]))
         return iter(members)
 
-
-def _read_chunks(path: Any) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk

@@ -149,6 +149,8 @@ class DramatiqEngine:
                 error = ServiceError(snapshot["error"]["status_code"], snapshot["error"]["detail"])
                 self._on_finish(None, error)
                 raise error
+            if snapshot["state"] == "cancelled":  # DELETE /api/jobs/{id}: finished, no result
+                raise ServiceError(499, "the job was cancelled", outcome="cancelled")
             if end is not None and time.monotonic() >= end:
                 raise ServiceError(504, "the job did not finish in time")
             await asyncio.sleep(wait)

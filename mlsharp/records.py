@@ -105,9 +105,21 @@ class MemoryRecords:
 
 
 class RedisRecords:
-    """The same records in Redis (``redis.Redis`` client given), shared by every API server."""
+    """The same records in Redis (``redis.Redis`` client given), shared by every API server.
+
+    Redis being away is answered like the engine answers it -- 503, retry later -- not as a 500:
+    every public method is wrapped with the engine's own guard when the class is first used.
+    """
+
+    _guarded = False
 
     def __init__(self, client: Any, prefix: str = "mlsharp:rec", ttl_s: float = 86_400.0) -> None:
+        if not RedisRecords._guarded:
+            from mlsharp.engines.dramatiq_api import _unreachable_is_503
+
+            for name in ("get", "put", "update", "add_member", "remove_member", "has_member", "count_members"):
+                setattr(RedisRecords, name, _unreachable_is_503(getattr(RedisRecords, name)))
+            RedisRecords._guarded = True
         self.client, self.prefix, self.ttl = client, prefix, max(1, int(ttl_s))
 
     def _key(self, kind: str, key: str) -> str:

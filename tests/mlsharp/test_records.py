@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from mlsharp.records import MemoryRecords
 
 
@@ -35,3 +37,22 @@ def test_memory_records_expire_and_stay_bounded():
     while records.get("job", "c") is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert records.get("job", "c") is None
+
+
+def test_redis_records_share_the_same_behaviour(redis_client):
+    from mlsharp.records import RedisRecords
+
+    exercise(RedisRecords(redis_client, prefix="test:rec"))
+
+
+def test_redis_away_is_a_503_not_a_500():
+    import redis
+
+    from mlsharp.errors import ServiceError
+    from ext_servers import free_port
+    from mlsharp.records import RedisRecords
+
+    records = RedisRecords(redis.Redis(port=free_port(), socket_connect_timeout=1))
+    with pytest.raises(ServiceError) as info:
+        records.get("job", "x")
+    assert info.value.status_code == 503 and "unreachable" in info.value.detail

@@ -26,6 +26,7 @@ Then (``--faults``; ``--no-load`` runs only these) the operator's faults, each o
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import struct
@@ -167,6 +168,18 @@ def fault_hit_latency(root: Path, entries: int, lookups: int = 300) -> None:
           f"/api/health p50 {pct(health, 0.5):.1f} ms, p95 {pct(health, 0.95):.1f} ms (HTTP round trip)")
 
 
+def smooth_jpeg(seed: int, side: int) -> bytes:
+    """A large photo that is cheap to make and to upload (smooth, so it compresses to a few MB),
+    but costs its full pixel count to decode."""
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize((side, side))
+    rgb = Image.merge("RGB", (gradient, gradient.rotate(90 * (seed % 4)), Image.new("L", (side, side), 40 * seed)))
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
 def fault_large_photos(root: Path, megapixels: float, count: int = 3) -> None:
     side = int((megapixels * 1e6) ** 0.5)
     server, base = fault_server(root, limits={"max_pixels": int(megapixels * 1e6) + 10_000_000})
@@ -175,7 +188,7 @@ def fault_large_photos(root: Path, megapixels: float, count: int = 3) -> None:
         after = []
         with httpx.Client(timeout=600) as client:
             for n in range(count):
-                photo = jpeg(700 + n, side, side)
+                photo = smooth_jpeg(n, side)
                 response = client.post(f"{base}/api/predict", files={"file": ("big.jpg", photo, "image/jpeg")})
                 del photo
                 after.append((response.status_code, rss_mb([server.pid])))

@@ -91,11 +91,8 @@ class MLSharpApp:
         self.gpu = gpu_manager
         self.device = str(getattr(gpu_manager, "device", "cpu"))
         self.metrics = MetricsManager(gpu_manager, enable_gpu=config.monitoring.enable_gpu)
-        try:
-            amp_dtype = gpu_manager.info().get("amp_dtype")
-        except Exception:  # noqa: BLE001 - a GPU query failing only means "no autocast"
-            amp_dtype = None
-        self.models = ModelManager(config, self.device, amp_dtype=amp_dtype)
+        # The precision is gpu_utils' decision (device + gpu.amp); the fast-path record carries it.
+        self.models = ModelManager(config, self.device, precision=str(getattr(gpu_manager, "precision", "fp32")))
         self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
         self.api_keys = ApiKeys.from_config(config)
         self.clear_cache_at_start = clear_cache

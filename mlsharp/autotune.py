@@ -51,9 +51,19 @@ class Candidate:
     cudnn_benchmark: bool = False
     tf32: bool = False
     compile: bool = False
+    fast: str = ""  # further fast paths as InferenceOptions labels spell them: "int8", "ort+int8", ...
 
-    def switches(self) -> dict[str, bool]:
-        return {name: getattr(self, name) for name in SWITCHES}
+    def switches(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in SWITCHES}
+        if self.fast:
+            out["fast"] = self.fast
+        return out
+
+
+def fast_path_candidates(base: Candidate, paths: Iterable[str]) -> list[Candidate]:
+    """``base``'s switches plus each further fast path (int8, channels_last, ort, ort+int8, ...)."""
+    return [dataclasses.replace(base, name=path if base.name == "baseline" else f"{base.name}+{path}", fast=path)
+            for path in paths]
 
 
 def standard_candidates(amp: bool = False, cudnn_benchmark: bool = False, tf32: bool = False,
@@ -184,9 +194,23 @@ class TuneResult:
     def table(self) -> str:
         return format_table(self.measurements, self.choice.name)
 
+    def reason(self) -> str:
+        """Why this choice, in one line: what it beat, and what was ruled out and why."""
+        chosen = next((m for m in self.measurements if m.name == self.choice.name), None)
+        if self.from_cache:
+            head = f"'{self.choice.name}' remembered from an earlier measurement on this device"
+        else:
+            eligible = [m for m in self.measurements if m.ok]
+            speed = f", {chosen.speedup:.2f}x the fp32 baseline" if chosen and chosen.speedup else ""
+            head = f"'{self.choice.name}' is the fastest of {len(eligible)} within tolerance of fp32{speed}"
+        ruled = [f"{m.name}: failed ({m.error})" if m.error else f"{m.name}: outside tolerance"
+                 for m in self.measurements if not m.ok]
+        return head + (f"; ruled out {', '.join(ruled)}" if ruled else "")
+
     def to_dict(self) -> dict[str, Any]:
         """For /api/stats and the log."""
         return {"choice": self.choice.name, "switches": self.choice.switches(), "speedup": self.speedup,
+                "reason": self.reason(),
                 "from_cache": self.from_cache, "warmup_runs": self.warmup_runs, "test_runs": self.test_runs,
                 "candidates": [m.to_dict() for m in self.measurements]}
 
@@ -369,8 +393,7 @@ def auto_tune(
     result = TuneResult(choice, measurements, False, full_key, warmup_runs, test_runs)
     say(f"auto-tune: {warmup_runs} warm-up + {test_runs} timed runs per candidate")
     say(result.table())
-    speed = result.speedup
-    say(f"auto-tune: chose '{choice.name}'" + (f" ({speed:.2f}x the baseline)" if speed else ""))
+    say(f"auto-tune: chose {result.reason()}")
     if cache is not None:
         cache.store(full_key, {
             "choice": choice.name,

@@ -66,6 +66,7 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
                         help="run the encoder in batches to lower peak memory (slower)")
     parser.add_argument("--checkpoint-segments", type=int, default=None, metavar="N",
                         help="number of batches for --gradient-checkpointing (default 5)")
+    fast_paths(parser)
     parser.add_argument("--download-model", action="store_true",
                         help=f"download SHARP's checkpoint to model.checkpoint (default model_assets/{CHECKPOINT_NAME}), "
                              "then exit")
@@ -78,6 +79,36 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None, type=str.upper,
                         help=f"log level ({', '.join(LOG_LEVELS)}); default INFO")
     return parser
+
+
+def fast_paths(parser: argparse.ArgumentParser) -> None:
+    """Flags for every fast path (keys under optimization and model.runtime)."""
+    group = parser.add_argument_group("fast paths (see optimization.* in config.yaml)")
+    group.add_argument("--quantize", dest="enable_quantization", action="store_true", default=None,
+                       help="int8 dynamic quantization of the heavy matrix products")
+    group.add_argument("--channels-last", action="store_true", default=None, help="NHWC layout for the decoders")
+    group.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
+    group.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
+                       help="torch (default) or onnxruntime (runs the ONNX export, made on first use)")
+    progressive = group.add_mutually_exclusive_group()
+    progressive.add_argument("--progressive", dest="progressive", action="store_true", default=None,
+                             help="jobs show a draft scene first (default on for CPU devices)")
+    progressive.add_argument("--no-progressive", dest="progressive", action="store_false",
+                             help="jobs compute only the requested size")
+    group.add_argument("--progressive-size", type=int, default=None, metavar="N",
+                       help="input side of the draft scene (default 512)")
+    group.add_argument("--max-batch-size", type=int, default=None, metavar="B",
+                       help="photos of one input size run through one forward (default 1)")
+    group.add_argument("--dynamic-input-size", action="store_true", default=None,
+                       help="choose each photo's input side from its resolution and the time budget")
+
+
+FAST_PATH_KEYS = {
+    "enable_quantization": "optimization.enable_quantization", "channels_last": "optimization.channels_last",
+    "compile": "optimization.compile", "runtime": "model.runtime", "progressive": "optimization.progressive",
+    "progressive_size": "optimization.progressive_size", "max_batch_size": "optimization.max_batch_size",
+    "dynamic_input_size": "optimization.dynamic_input_size",
+}
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict:
@@ -109,4 +140,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
     put("jobs.redis_url", args.redis_url)
     put("storage.results", args.results)
     put("logging.level", args.log_level)
+    for name, key in FAST_PATH_KEYS.items():
+        put(key, getattr(args, name, None))
     return out

@@ -127,6 +127,10 @@ class ModelConfig(Section):
     temp_dir: str = opt("tmp", "uploads in flight and uncached outputs; emptied at shutdown")
     auto_download: bool = opt(False, "download the checkpoint at start when it is missing")
     download_url: str = opt(CHECKPOINT_URL, "where --download-model fetches the checkpoint from")
+    runtime: Literal["torch", "onnxruntime"] = opt(
+        "torch", "torch, or onnxruntime: the ONNX export run on the best execution provider installed"
+    )
+    onnx_dir: str = opt("model_assets/onnx", "where the onnxruntime runtime keeps its exports (one per input side)")
 
 
 class InferenceConfig(Section):
@@ -165,6 +169,30 @@ class OptimizationConfig(Section):
     )
     checkpoint_segments: int = opt(5, "number of batches when gradient_checkpointing is on",
                                     ge=1, le=35)
+    enable_quantization: bool = opt(
+        False, "int8 weights for the heavy matrix products (torch: the ViT linears, CPU only; "
+        "onnxruntime: every MatMul); within auto-tune's tolerance, not bit-identical"
+    )
+    quantization_mode: Literal["dynamic"] = opt(
+        "dynamic", "how activations are quantized: dynamic (per call, no calibration data needed)"
+    )
+    channels_last: bool = opt(False, "NHWC memory layout for the convolution decoders (faster on some GPUs)")
+    compile: bool = opt(False, "torch.compile the network (the first prediction pays the compilation)")
+    progressive: bool | None = opt(
+        None, "jobs publish a quick draft scene at progressive_size first, then the requested size "
+        "replaces it; null: on when the device is a CPU, off on GPUs"
+    )
+    progressive_size: int = opt(512, "input side of the draft scene of a progressive job", ge=512, le=1536)
+    max_batch_size: int = opt(1, "photos of the same input size a worker runs through one forward", ge=1, le=64)
+    dynamic_input_size: bool = opt(
+        False, "choose each photo's input side: never above what its resolution supports, within "
+        "time_budget_s of auto-tune's timings (the response says which side and why)"
+    )
+    min_input_size: int = opt(512, "smallest side dynamic_input_size may choose", ge=512, le=1536)
+    max_input_size: int = opt(1536, "largest side dynamic_input_size may choose", ge=512, le=1536)
+    time_budget_s: float = opt(
+        0.0, "seconds one forward may take when dynamic_input_size chooses (0: no budget)", ge=0.0, le=86_400.0
+    )
 
 
 class PerformanceConfig(Section):

@@ -28,6 +28,7 @@ class _CpuOnlyManager:
         self.amp = amp
         self.cudnn_benchmark = cudnn_benchmark
         self.device = "cpu"
+        self.precision = "fp32"
 
     def info(self) -> dict[str, Any]:
         return {

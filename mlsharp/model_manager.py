@@ -51,10 +51,11 @@ class BackendStatus:
 
 
 class ModelManager:
-    def __init__(self, config: Config, device: str = "cpu", amp_dtype: object = None) -> None:
+    def __init__(self, config: Config, device: str = "cpu", precision: str = "fp32") -> None:
+        """``precision`` is the GPU manager's (gpu_utils decides it for the device and gpu.amp)."""
         self.config = config
         self.device = device
-        self.amp_dtype = amp_dtype
+        self.precision = precision
         self.pool: WorkerPool | None = None
         spec, reason = self.choose_spec()
         self.spec = spec
@@ -76,15 +77,15 @@ class ModelManager:
             if cfg.model.backend == "sharp":
                 raise BackendUnavailable(f"model.backend is sharp but {reason}")
             return self._preview_spec(), reason
-        precision = sharp_backend.precision_for(self.device, cfg.gpu.amp, self.amp_dtype)
+        options = sharp_backend.options_for(cfg, self.precision)
         spec = BackendSpec(
             name="sharp",
-            identity=sharp_backend.identity(checkpoint, model_config, precision),
+            identity=sharp_backend.identity(checkpoint, model_config, sharp_backend.numerics(options)),
             device=self.device,
             checkpoint=str(checkpoint),
             model_config=str(model_config) if model_config else None,
-            checkpoint_segments=cfg.checkpoint_segments,
-            precision=precision,
+            options=options,
+            onnx_dir=str(cfg.path(cfg.model.onnx_dir)),
             mode=cfg.mode,
             amp=cfg.gpu.amp,
             cudnn_benchmark=cfg.gpu.cudnn_benchmark,
@@ -169,14 +170,18 @@ class ModelManager:
         if spec.is_preview or self.pool is None:
             return
         switches = result["switches"]
+        from sharpnet.options import InferenceOptions
+
+        options = (InferenceOptions(**result["options"]) if result.get("options")
+                   else replace(spec.options, precision=result.get("precision", spec.precision)))
         tuned = replace(spec, amp=bool(switches["amp"]), tf32=bool(switches["tf32"]),
-                        cudnn_benchmark=bool(switches["cudnn_benchmark"]), precision=result["precision"])
+                        cudnn_benchmark=bool(switches["cudnn_benchmark"]), options=options)
         if tuned == spec:
             return
-        if tuned.precision != spec.precision:
+        if sharp_backend.numerics(tuned.options) != sharp_backend.numerics(spec.options):
             model_config = Path(spec.model_config) if spec.model_config else None
             tuned = replace(tuned, identity=sharp_backend.identity(Path(spec.checkpoint), model_config,
-                                                                   tuned.precision))
+                                                                   sharp_backend.numerics(tuned.options)))
         self.pool.spec = tuned
         await self.pool.broadcast(apply_tuning, switches)
         self.spec = tuned

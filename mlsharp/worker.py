@@ -94,7 +94,14 @@ def ping() -> dict:
         "loaded": _backend is not None,
         "error": _load_error,
         "load_seconds": _load_seconds,
+        "options": _options_label(),
     }
+
+
+def _options_label() -> str | None:
+    """How this worker's network actually runs (read from its predictor, not from the recipe)."""
+    options = getattr(getattr(_backend, "predictor", None), "options", None)
+    return getattr(options, "label", None)
 
 
 def loaded() -> tuple[Backend, BackendSpec]:
@@ -128,30 +135,51 @@ def synthetic_photo(side: int) -> np.ndarray:
     return np.clip(np.stack([red, green, blue], axis=-1), 0, 255).astype(np.uint8)
 
 
-def _set_precision(precision: str) -> None:
-    """Switch the loaded SHARP network's autocast dtype in place (no reload)."""
-    from sharpnet.fast_paths import AMP_DTYPES
-
-    model = getattr(getattr(_backend, "predictor", None), "model", None)
-    if model is not None:
-        model.amp_dtype = AMP_DTYPES[precision]
+def _reconfigure(options: Any) -> None:
+    """The loaded network computes as ``options`` say (a predictor method: no reaching into the model)."""
+    reconfigure = getattr(_backend, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(options)
 
 
-def _apply_switches(amp: bool, tf32: bool, cudnn_benchmark: bool) -> str:
-    """Set this process's torch switches and the network's autocast; returns the precision in effect."""
+def _apply_switches(amp: bool, tf32: bool, cudnn_benchmark: bool, fast: str = "") -> dict:
+    """Set this process's torch switches and the network's fast paths; returns the options in effect."""
+    from dataclasses import asdict, replace
+
+    from sharpnet.options import InferenceOptions
+
+    base = _spec.options if _spec is not None else InferenceOptions()
     if _gpu is None:
-        return "fp32"
+        return asdict(base)
     tuned = _gpu.with_options(amp=amp, tf32=tf32, cudnn_benchmark=cudnn_benchmark)
     tuned.apply()
-    _set_precision(tuned.precision)
-    return tuned.precision
+    extra = InferenceOptions.from_label(fast) if fast else None
+    options = replace(
+        base, precision=tuned.precision if not (extra and extra.runtime != "torch") else "fp32",
+        quantization=extra.quantization if extra else base.quantization,
+        channels_last=extra.channels_last if extra else base.channels_last,
+        runtime=extra.runtime if extra else base.runtime,
+    )
+    _reconfigure(options)
+    return asdict(options)
 
 
-def apply_tuning(switches: dict) -> str:
+def apply_tuning(switches: dict) -> dict:
     """Bring this worker to the auto-tune's choice: the tuning ran in one worker, and every other
-    one must compute the same way (the cache key names the precision)."""
+    one must compute the same way (the cache key names the numerics)."""
     _require_backend()
-    return _apply_switches(bool(switches["amp"]), bool(switches["tf32"]), bool(switches["cudnn_benchmark"]))
+    return _apply_switches(bool(switches["amp"]), bool(switches["tf32"]), bool(switches["cudnn_benchmark"]),
+                           str(switches.get("fast", "")))
+
+
+def tuning_fast_paths(device: str) -> list[str]:
+    """Fast paths beyond the GPU switches that an auto-tune may try on ``device``."""
+    from sharpnet.onnx_runtime import onnxruntime_missing
+
+    paths = ["int8"] if str(device) == "cpu" else ["channels_last"]
+    if onnxruntime_missing() is None:
+        paths += ["ort", "ort+int8"]
+    return paths
 
 
 def auto_tune(
@@ -161,7 +189,8 @@ def auto_tune(
     Gaussians stay within tolerance of float32 (see mlsharp.autotune); the choice is remembered per
     device + driver + torch in ``cache_path`` and re-applied here. Preview: times the backend as is.
     """
-    from mlsharp.autotune import Candidate, TuneCache, auto_tune as run_auto_tune, standard_candidates
+    from mlsharp.autotune import Candidate, TuneCache, auto_tune as run_auto_tune, fast_path_candidates
+    from mlsharp.autotune import standard_candidates
 
     backend = _require_backend()
     rgb = synthetic_photo(test_size)
@@ -172,11 +201,12 @@ def auto_tune(
         key = {"backend": backend.name, "test_size": test_size}
     else:
         candidates = standard_candidates(**{**gpu.tuning_capabilities(), "compile": False})
+        candidates += fast_path_candidates(candidates[0], tuning_fast_paths(_spec.device if _spec else "cuda"))
         key = {**gpu.tuning_key(), "model": getattr(backend, "model_id", backend.name),
                "test_size": test_size, "input_size": input_size}
 
-    def configure(candidate: Candidate) -> str:
-        return _apply_switches(candidate.amp, candidate.tf32, candidate.cudnn_benchmark)
+    def configure(candidate: Candidate) -> dict:
+        return _apply_switches(candidate.amp, candidate.tf32, candidate.cudnn_benchmark, candidate.fast)
 
     def run(candidate: Candidate):
         configure(candidate)
@@ -196,14 +226,15 @@ def auto_tune(
         synchronize=gpu.synchronize if gpu is not None else (lambda: None),
         cache=TuneCache(Path(cache_path)) if cache_path else None, key=key,
     )
-    precision = configure(result.choice)
+    options = configure(result.choice)
     chosen = next((m for m in result.measurements if m.name == result.choice.name), None)
     return {
         **result.to_dict(),
         "test_size": test_size,
         "input_size": input_size,
         "runs": test_runs,
-        "precision": precision,
+        "precision": options.get("precision", "fp32"),
+        "options": options,
         "mean_s": chosen.mean_s if chosen else None,
         "min_s": min(chosen.times) if chosen and chosen.times else None,
         "pid": os.getpid(),

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from sharpnet.gaussians import Gaussians
+from sharpnet.options import InferenceOptions
 
 
 class BackendUnavailable(RuntimeError):
@@ -33,8 +34,10 @@ class BackendSpec:
     device: str = "cpu"
     checkpoint: str | None = None
     model_config: str | None = None
-    checkpoint_segments: int = 1
-    precision: str = "fp32"  # "fp32" | "fp16" | "bf16" (autocast; only chosen on a GPU with gpu.amp)
+    # How the network runs (precision from gpu_utils' policy, quantization, layout, compile, segments,
+    # runtime): the one fast-path record, applied by the worker through Predictor.reconfigure.
+    options: InferenceOptions = InferenceOptions()
+    onnx_dir: str | None = None  # where the onnxruntime runtime keeps its exports
     mode: str = "auto"
     amp: bool = True
     cudnn_benchmark: bool = True
@@ -43,6 +46,14 @@ class BackendSpec:
     @property
     def is_preview(self) -> bool:
         return self.name == "preview"
+
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    @property
+    def checkpoint_segments(self) -> int:
+        return self.options.segments
 
 
 def load_backend(spec: BackendSpec) -> Backend:

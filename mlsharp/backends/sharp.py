@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mlsharp.backends.base import BackendSpec, BackendUnavailable
 from sharpnet.gaussians import Gaussians
+from sharpnet.options import InferenceOptions
 
 
 def unavailable_reason(checkpoint: Path, model_config: Path | None) -> str | None:
@@ -32,21 +34,30 @@ def unavailable_reason(checkpoint: Path, model_config: Path | None) -> str | Non
     return None
 
 
-def precision_for(device: str, amp: bool, amp_dtype: object) -> str:
-    """Autocast precision for ``device``: fp32 unless on a GPU with AMP on (bf16 where supported)."""
-    if not amp or not str(device).startswith("cuda"):
-        return "fp32"
-    name = str(amp_dtype or "").lower()
-    if "bf" in name:
-        return "bf16"
-    if "16" in name or "half" in name:
-        return "fp16"
-    return "fp32"
+def options_for(config: Any, precision: str) -> InferenceOptions:
+    """The fast-path record the configuration asks for; ``precision`` comes from gpu_utils' policy
+    (the GPU manager), the one place that decides it."""
+    opt = config.optimization
+    runtime = config.model.runtime
+    return InferenceOptions(
+        precision=precision if runtime == "torch" else "fp32",  # type: ignore[arg-type]
+        quantization=opt.quantization_mode if opt.enable_quantization else "none",
+        channels_last=opt.channels_last and runtime == "torch",
+        compile=opt.compile and runtime == "torch",
+        segments=config.checkpoint_segments,
+        runtime=runtime,
+    )
+
+
+def numerics(options: InferenceOptions) -> str:
+    """The part of the options that changes results (beyond float noise): precision, int8, runtime."""
+    return options.precision + ("+int8" if options.int8 else "") + ("+ort" if options.runtime != "torch" else "")
 
 
 def identity(checkpoint: Path, model_config: Path | None, precision: str = "fp32") -> str:
     """A stable id for this exact model and arithmetic: file name, size and mtime, the model
-    config's bytes, and the precision (results differ slightly between fp32 and autocast).
+    config's bytes, and the numerics (``precision`` is :func:`numerics` of the options; results
+    differ slightly between fp32, autocast and int8).
 
     Hashing 2.8 GB on every start would cost seconds; size + mtime change whenever the file does.
     """
@@ -55,17 +66,6 @@ def identity(checkpoint: Path, model_config: Path | None, precision: str = "fp32
     if model_config is not None:
         digest.update(model_config.read_bytes())
     return "sharp-" + digest.hexdigest()[:16]
-
-
-def _options(spec: BackendSpec) -> dict:
-    """Predictor fast-path options for ``spec`` (none when this sharpnet has no fast paths)."""
-    if spec.precision == "fp32":
-        return {}
-    try:
-        from sharpnet.fast_paths import InferenceOptions
-    except ImportError:
-        return {}
-    return {"options": InferenceOptions(precision=spec.precision, segments=spec.checkpoint_segments)}
 
 
 class SharpBackend:
@@ -85,21 +85,32 @@ class SharpBackend:
         )
         if reason:
             raise BackendUnavailable(reason)
-        from sharpnet.config import ModelConfigError, load_model_config
+        from sharpnet.config import MAX_INPUT_SIZE, ModelConfigError, load_model_config
         from sharpnet.predictor import CheckpointError, Predictor
 
         try:
             cfg = load_model_config(spec.model_config) if spec.model_config else None
             predictor = Predictor.load(
-                Path(spec.checkpoint), cfg, device=spec.device,
-                checkpoint_segments=spec.checkpoint_segments, **_options(spec),
+                Path(spec.checkpoint), cfg, device=spec.device, options=spec.options, onnx_dir=spec.onnx_dir,
             )
-        except (ModelConfigError, CheckpointError) as exc:
+            if spec.options.runtime == "onnxruntime":
+                predictor.prepare(MAX_INPUT_SIZE)  # export (once per model) before serving, not in a request
+        except (ModelConfigError, CheckpointError, ValueError) as exc:
             raise BackendUnavailable(str(exc)) from None
         except RuntimeError as exc:  # e.g. out of memory, or the device vanished
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BackendUnavailable(f"cannot load SHARP on {spec.device}: {first}") from None
         return cls(predictor)
+
+    def reconfigure(self, options: InferenceOptions) -> None:
+        """Compute the way ``options`` say from now on (auto-tune's choice reaching this worker)."""
+        self.predictor.reconfigure(options)
+
+    def predict_batch(self, photos: list[tuple[np.ndarray, float]], input_size: int) -> list[Gaussians]:
+        """Several photos through one forward (``optimization.max_batch_size``)."""
+        predictions = self.predictor.predict_batch([p for p, _ in photos], [f for _, f in photos], input_size)
+        self.last_forward_s = predictions[0].timings.get("inference")
+        return [p.gaussians for p in predictions]
 
     def predict(self, rgb: np.ndarray, f_px: float, input_size: int) -> Gaussians:
         prediction = self.predictor.predict(rgb, f_px, input_size)

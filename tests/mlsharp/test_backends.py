@@ -11,6 +11,7 @@ import pytest
 from mlsharp.backends import sharp as sharp_backend
 from mlsharp.backends.base import BackendSpec, BackendUnavailable, load_backend
 from mlsharp.model_manager import ModelManager
+from sharpnet.options import InferenceOptions
 from sharpnet.utils.photo import load_photo
 from svc_helpers import service_config
 
@@ -94,15 +95,18 @@ def test_sharp_backend_runs_the_tiny_golden_model(tiny_a_dir, tmp_path):
     assert np.all(gaussians.mean_vectors[:, 2] > 0)
 
 
-@pytest.mark.parametrize(("device", "amp", "dtype", "expected"), [
-    ("cpu", True, "bfloat16", "fp32"),  # autocast is a GPU option here
-    ("cuda:0", False, "bfloat16", "fp32"),
-    ("cuda:0", True, "bfloat16", "bf16"),
-    ("cuda:0", True, "torch.float16", "fp16"),
-    ("cuda:0", True, None, "fp32"),
-])
-def test_precision_follows_device_and_amp(device, amp, dtype, expected):
-    assert sharp_backend.precision_for(device, amp, dtype) == expected
+def test_options_follow_the_config_and_the_managers_precision(tmp_path):
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"weights")
+    config = service_config(tmp_path, model={"checkpoint": str(checkpoint)},
+                            optimization={"enable_quantization": True, "channels_last": True})
+    spec = ModelManager(config, device="cpu", precision="fp32").spec
+    assert spec.options == InferenceOptions(quantization="dynamic", channels_last=True)
+    ort = service_config(tmp_path, model={"checkpoint": str(checkpoint), "runtime": "onnxruntime"},
+                         optimization={"enable_quantization": True, "channels_last": True})
+    ort_spec = ModelManager(ort, device="cpu").spec
+    assert ort_spec.options == InferenceOptions(quantization="dynamic", runtime="onnxruntime")
+    assert ort_spec.onnx_dir and ort_spec.identity != spec.identity
 
 
 def test_precision_is_part_of_the_identity(tmp_path):
@@ -110,9 +114,35 @@ def test_precision_is_part_of_the_identity(tmp_path):
     checkpoint.write_bytes(b"weights")
     assert sharp_backend.identity(checkpoint, None, "fp32") != sharp_backend.identity(checkpoint, None, "bf16")
     config = service_config(tmp_path, model={"checkpoint": str(checkpoint)})
-    spec = ModelManager(config, device="cuda:0", amp_dtype="bfloat16").spec
-    assert spec.precision == "bf16"
-    assert ModelManager(config, device="cpu", amp_dtype="bfloat16").spec.precision == "fp32"
+    bf16 = ModelManager(config, device="cuda:0", precision="bf16").spec
+    assert bf16.precision == "bf16" and bf16.options.precision == "bf16"
+    assert bf16.identity != ModelManager(config, device="cpu").spec.identity
+
+
+def test_options_reach_every_worker(tiny_a_dir, tmp_path):
+    """Two workers, int8 on: each one's predictor really runs with it (read back from the worker)."""
+    import asyncio
+
+    checkpoint = tmp_path / "tiny.pt"
+    shutil.copyfile(tiny_a_dir / "state_dict.pt", checkpoint)
+    config = service_config(
+        tmp_path, model={"checkpoint": str(checkpoint), "model_config": str(tiny_a_dir / "config.json"),
+                         "backend": "sharp"},
+        optimization={"enable_quantization": True, "gradient_checkpointing": True, "checkpoint_segments": 2},
+        performance={"max_workers": 2},
+    )
+    manager = ModelManager(config, device="cpu")
+
+    async def scenario():
+        await manager.start()
+        try:
+            return await manager.pool.warm_up()
+        finally:
+            await manager.stop()
+
+    reports = asyncio.run(scenario())
+    assert len({r["pid"] for r in reports}) == 2
+    assert [r["options"] for r in reports] == ["fp32+int8+segments=2"] * 2
 
 
 def test_an_unloadable_checkpoint_falls_back_to_the_preview_with_the_reason(tmp_path):

@@ -64,7 +64,8 @@ def test_auto_tune_keeps_only_candidates_within_tolerance_and_remembers(tmp_path
     cache = tmp_path / "autotune.json"
     result = worker.auto_tune(32, 512, warmup_runs=1, test_runs=2, cache_path=str(cache))
     names = {m["name"] for m in result["candidates"]}
-    assert {"baseline", "amp", "tf32", "cudnn"} <= names and "compile" not in names
+    assert {"baseline", "amp", "tf32", "cudnn", "channels_last"} <= names and "compile" not in names
+    assert result["reason"].startswith(f"'{result['choice']}' is the fastest") and "amp: outside tolerance" in result["reason"]
     assert "amp" not in result["choice"] and result["choice"] != "all"
     rejected = {m["name"] for m in result["candidates"] if not m["within_tolerance"]}
     assert "amp" in rejected
@@ -78,8 +79,8 @@ def test_apply_tuning_switches_a_worker_in_place(monkeypatch):
     gpu = FakeGPU()
     monkeypatch.setattr(worker, "_gpu", gpu)
     monkeypatch.setattr(worker, "_backend", FakeBackend(gpu))
-    precision = worker.apply_tuning({"amp": True, "tf32": False, "cudnn_benchmark": True, "compile": False})
-    assert precision == "bf16" and gpu.applied[-1] == (True, False, True)
+    options = worker.apply_tuning({"amp": True, "tf32": False, "cudnn_benchmark": True, "compile": False})
+    assert options["precision"] == "bf16" and gpu.applied[-1] == (True, False, True)
 
 
 class FakePool:
@@ -97,13 +98,15 @@ def test_every_worker_and_the_cache_identity_follow_the_tuned_choice(tmp_path):
 
     from mlsharp.backends.base import BackendSpec
     from mlsharp.model_manager import ModelManager
+    from sharpnet.options import InferenceOptions
     from tests.mlsharp.svc_helpers import service_config
 
     checkpoint = tmp_path / "weights.pt"
     checkpoint.write_bytes(b"weights")
     manager = ModelManager(service_config(tmp_path))
     manager.spec = BackendSpec(name="sharp", identity="sharp-old", device="cuda", checkpoint=str(checkpoint),
-                               precision="bf16", amp=True, tf32=True, cudnn_benchmark=True)
+                               options=InferenceOptions(precision="bf16"), amp=True, tf32=True,
+                               cudnn_benchmark=True)
     manager.pool = FakePool(manager.spec)
     switches = {"amp": False, "tf32": True, "cudnn_benchmark": True, "compile": False}
     asyncio.run(manager._adopt_tuning({"switches": switches, "precision": "fp32"}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from mlsharp import __version__
 from mlsharp.config import CHECKPOINT_NAME, LOG_LEVELS, MODES
@@ -50,11 +51,8 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
                         help="disable automatic mixed precision on GPU")
     parser.add_argument("--no-cudnn-benchmark", action="store_true", default=None,
                         help="disable cuDNN kernel auto-selection")
-    cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--enable-cache", dest="cache_enabled", action="store_true", default=None,
-                       help="reuse results for identical photos and settings (default on)")
-    cache.add_argument("--no-cache", dest="cache_enabled", action="store_false",
-                       help="always recompute")
+    on_off(parser, "cache_enabled", ("--enable-cache", "reuse results for identical photos and settings (default on)"),
+           ("--no-cache", "always recompute"))
     parser.add_argument("--cache-size", type=int, default=None, metavar="N",
                         help="results kept in the cache (default 100)")
     parser.add_argument("--clear-cache", action="store_true",
@@ -81,6 +79,13 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     return parser
 
 
+def on_off(parser: Any, dest: str, on: tuple[str, str], off: tuple[str, str]) -> None:
+    """A pair of flags that set ``dest`` True/False, or leave it None (the config decides)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(on[0], dest=dest, action="store_true", default=None, help=on[1])
+    group.add_argument(off[0], dest=dest, action="store_false", help=off[1])
+
+
 def fast_paths(parser: argparse.ArgumentParser) -> None:
     """Flags for every fast path (keys under optimization and model.runtime)."""
     group = parser.add_argument_group("fast paths (see optimization.* in config.yaml)")
@@ -90,11 +95,8 @@ def fast_paths(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
     group.add_argument("--runtime", choices=("torch", "onnxruntime"), default=None,
                        help="torch (default) or onnxruntime (runs the ONNX export, made on first use)")
-    progressive = group.add_mutually_exclusive_group()
-    progressive.add_argument("--progressive", dest="progressive", action="store_true", default=None,
-                             help="jobs show a draft scene first (default on for CPU devices)")
-    progressive.add_argument("--no-progressive", dest="progressive", action="store_false",
-                             help="jobs compute only the requested size")
+    on_off(group, "progressive", ("--progressive", "jobs show a draft scene first (default on for CPU devices)"),
+           ("--no-progressive", "jobs compute only the requested size"))
     group.add_argument("--progressive-size", type=int, default=None, metavar="N",
                        help="input side of the draft scene (default 512)")
     group.add_argument("--max-batch-size", type=int, default=None, metavar="B",

@@ -115,7 +115,8 @@ class MLSharpApp:
         from mlsharp.engines.cluster_metrics import EngineCollector
 
         self.metrics.registry.register(EngineCollector(self.engine))
-        self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity)
+        self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity,
+                                         device=self.device)
         self.engine.on_finish(self.service.job_finished)
         from mlsharp.tokens import verifier_from_config
         from mlsharp.tracking import Tracking
@@ -327,6 +328,14 @@ def _run_predict(argv: list[str]) -> int:
     return int(predict_main(argv) or 0)
 
 
+def _run_export_onnx(argv: list[str]) -> int:
+    try:
+        from sharpnet.cli.export_onnx import main as export_main
+    except ImportError as exc:
+        return _fail(f"the export-onnx command is not available ({exc})")
+    return int(export_main(argv) or 0)
+
+
 def _download_model(config: Config) -> int:
     from mlsharp.download import DownloadError, download
 
@@ -351,19 +360,12 @@ def _run_worker(argv: list[str]) -> int:
     return worker_main(argv)
 
 
-def _not_built(name: str) -> Callable[[list[str]], int]:
-    def unavailable(_: list[str]) -> int:
-        return _fail(f"the {name} subcommand is not part of this version yet")
-
-    return unavailable
-
-
 # The one dispatch point of ``python app.py SUBCOMMAND`` and the ``mlsharp`` console script: each
 # entry takes the remaining arguments and returns the exit status. Serving is the default.
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "predict": _run_predict,
     "worker": _run_worker,
-    "export-onnx": _not_built("export-onnx"),
+    "export-onnx": _run_export_onnx,
 }
 
 

@@ -1,6 +1,8 @@
 """Asynchronous prediction jobs the web page can poll, kept in a bounded in-memory store.
 
-Stages only move forward (queued -> loading -> inference -> saving -> done): progress messages
+Stages only move forward (queued -> loading [-> drafting -> draft] -> inference -> saving -> done;
+the bracketed two only for progressive jobs, whose ``draft`` field holds a viewable draft scene
+from stage ``draft`` on, until the final result replaces it): progress messages
 from a worker arrive on another thread and may be late, so :meth:`Job.advance` ignores a stage
 that would go backwards or that arrives after the job finished. When the store is full the oldest
 *finished* jobs are forgotten; running ones never are (their number is already bounded by
@@ -16,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGE_ORDER = ("queued", "loading", "inference", "saving", "done")
+STAGE_ORDER = ("queued", "loading", "drafting", "draft", "inference", "saving", "done")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Job:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     cancel_reason: str | None = None  # set before its task is cancelled (else: server shutdown)
+    draft: dict[str, Any] | None = None  # progressive: the draft scene's result, before the final one
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -44,6 +47,14 @@ class Job:
             self.stage = stage
             if stage != "queued":
                 self.state = "running"
+
+    def publish_draft(self, result: dict[str, Any]) -> None:
+        """A viewable draft scene (progressive inference); the final result will replace it."""
+        with self._lock:
+            if self.done:
+                return
+            self.draft = result
+        self.advance("draft")
 
     def succeed(self, result: dict[str, Any]) -> None:
         with self._lock:
@@ -76,6 +87,7 @@ class Job:
                 "state": self.state,
                 "stage": self.stage,
                 "elapsed_s": round(end - self.created, 3),
+                "draft": self.draft,
                 "result": self.result,
                 "error": self.error,
             }

@@ -32,6 +32,9 @@ class PredictResponse(BaseModel):
     image_width: int
     image_height: int
     input_size: int = Field(description="Network input side actually used")
+    input_size_reason: str | None = Field(
+        None, description="Why this side (optimization.dynamic_input_size: the photo's resolution, the time budget)")
+    draft: bool = Field(False, description="True for a progressive job's quick draft scene; the final one replaces it")
     timings: Timings
     processing_time: float = Field(description="Same as timings.total (kept for older scripts)")
     cache_hit: bool
@@ -77,8 +80,10 @@ class WebhookStatus(BaseModel):
 class JobStatus(BaseModel):
     job_id: str
     state: JobState
-    stage: Literal["queued", "loading", "inference", "saving", "done", "error", "cancelled"]
+    stage: Literal["queued", "loading", "drafting", "draft", "inference", "saving", "done", "error", "cancelled"]
     elapsed_s: float
+    draft: PredictResponse | None = Field(
+        None, description="Progressive jobs: the draft scene, viewable from stage 'draft' until the result replaces it")
     result: PredictResponse | None = None
     error: JobError | None = None
     batch_id: str | None = Field(None, description="The batch this job belongs to, if any")

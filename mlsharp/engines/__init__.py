@@ -14,7 +14,7 @@ URIs -- never pixels -- so it can cross Redis as JSON.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from mlsharp.jobs import Job
@@ -29,6 +29,7 @@ class JobOptions:
     max_pixels: int
     use_cache: bool
     upload_key: str | None = None  # lets a worker teach the API the bytes -> pixels shortcut
+    draft_side: int | None = None  # progressive: publish a scene at this side first (jobs only)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,14 @@ class JobSpec:
     max_pixels: int
     use_cache: bool
     upload_key: str | None = None
+    draft_side: int | None = None  # progressive inference: a draft scene at this side comes first
+    draft_id: str | None = None  # ... under its own output id
+    draft_output: str | None = None  # ... published at this URI
+
+    def draft(self) -> "JobSpec":
+        """The same job at the draft side, written to the draft's output."""
+        assert self.draft_side and self.draft_id and self.draft_output
+        return replace(self, side=self.draft_side, output=self.draft_output)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,8 @@ MAX_ALIASES = 4096
 class Steps(Protocol):
     async def prepare(self, spec: JobSpec) -> Prepared: ...
 
-    async def execute(self, spec: JobSpec) -> Executed: ...
+    async def execute(self, spec: JobSpec, keep_photo: bool = False,
+                      on_stage: Callable[[str], Any] | None = None) -> Executed: ...
 
 
 def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict:
@@ -44,6 +45,7 @@ def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict
         "timings": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
         "processing_time": round(timings["total"], 4),
         "cache_hit": cache_hit,
+        "draft": False,  # True only on a progressive job's draft scene (its job's "draft" field)
         "url": f"/api/outputs/{output_id}.ply",
         "viewer_url": f"/api/outputs/{output_id}.spz",
         "downloads": download_urls(output_id),
@@ -86,10 +88,37 @@ class AliasedIndex:
         return self.cache.get(key)
 
 
+async def run_draft(spec: JobSpec, prepared: Prepared, steps: Steps, cache: Any, outputs: Any,
+                    report: Callable[[str], None], start: float, on_draft: Callable[[dict], None]) -> None:
+    """Progressive inference: the scene at the draft side, indexed under its own id (cached like
+    any result) and published to the job before the requested side is computed."""
+    draft = spec.draft()
+    entry = cache.get(prepared.draft_key) if spec.use_cache and prepared.draft_key else None
+    if entry is not None:
+        result = hit_response(entry, start)
+    else:
+        def drafting(stage: str) -> None:  # the draft's own stages must not run ahead of the final's
+            if stage == "inference":
+                report("drafting")
+
+        done = await steps.execute(draft, keep_photo=True, on_stage=drafting)
+        meta = {**prepared.meta, "input_size": spec.draft_side, "num_gaussians": done.num_gaussians}
+        index = cache if spec.use_cache else outputs
+        stored = index.put(prepared.draft_key if spec.use_cache else spec.draft_id, spec.draft_id, meta)
+        timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
+                   "total": time.perf_counter() - start, "forward": done.forward}
+        result = response(stored.output_id, stored.meta, timings, cache_hit=False)
+    on_draft({**result, "draft": True})
+
+
 async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
                   report: Callable[[str], None], start: float,
-                  on_lookup: Callable[[bool], None] = lambda hit: None) -> dict:
-    """Run ``spec`` to a result dict; ``cache`` indexes cached results, ``outputs`` uncached ones."""
+                  on_lookup: Callable[[bool], None] = lambda hit: None,
+                  on_draft: Callable[[dict], None] | None = None) -> dict:
+    """Run ``spec`` to a result dict; ``cache`` indexes cached results, ``outputs`` uncached ones.
+
+    With ``spec.draft_side`` and ``on_draft``, a draft scene is computed and handed to ``on_draft``
+    first (see :func:`run_draft`); the returned result is always the requested side's."""
     report("loading")
     prepared = await steps.prepare(spec)
     if spec.use_cache:
@@ -99,6 +128,8 @@ async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
         on_lookup(entry is not None)
         if entry is not None:
             return hit_response(entry, start, prepared.image_load)
+    if spec.draft_side and on_draft is not None:
+        await run_draft(spec, prepared, steps, cache, outputs, report, start, on_draft)
     done = await steps.execute(spec)
     meta = {**prepared.meta, "num_gaussians": done.num_gaussians}
     index = cache if spec.use_cache else outputs

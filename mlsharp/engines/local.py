@@ -15,7 +15,7 @@ from typing import Any
 
 from loguru import logger
 
-from mlsharp.cache import output_suffixes
+from mlsharp.cache import new_output_id, output_suffixes
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.engines import JobOptions, JobSpec
 from mlsharp.engines.flow import AliasedIndex, run_job
@@ -36,9 +36,9 @@ class _PoolSteps:
     async def prepare(self, spec: JobSpec) -> Prepared:
         return await self.pool.run_on(self.slot, prepare, spec, self.s3, timeout=self.timeout)
 
-    async def execute(self, spec: JobSpec) -> Executed:
-        return await self.pool.run_on(self.slot, execute, spec, self.s3, on_stage=self.on_stage,
-                                      timeout=self.timeout)
+    async def execute(self, spec: JobSpec, keep_photo: bool = False, on_stage: Any = None) -> Executed:
+        return await self.pool.run_on(self.slot, execute, spec, self.s3, None, keep_photo,
+                                      on_stage=on_stage or self.on_stage, timeout=self.timeout)
 
 
 class LocalEngine:
@@ -100,11 +100,19 @@ class LocalEngine:
         spec = JobSpec(job_id=job_id, photo=self.photos.uri(job_id),
                        output=self._output_uri(job_id, options.use_cache), f_px=options.f_px,
                        side=options.side, max_pixels=options.max_pixels, use_cache=options.use_cache,
-                       upload_key=options.upload_key)
+                       upload_key=options.upload_key, **self._draft_fields(options))
         task = asyncio.create_task(self._run(job, spec), name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
         return job
+
+    def _draft_fields(self, options: JobOptions) -> dict:
+        """A progressive job's draft gets its own output id (and so its own URLs)."""
+        if not options.draft_side:
+            return {}
+        draft_id = new_output_id()
+        return {"draft_side": options.draft_side, "draft_id": draft_id,
+                "draft_output": self._output_uri(draft_id, options.use_cache)}
 
     async def submit_done(self, job_id: str, result: dict) -> Job:
         """A job answered from the cache before it needed a worker."""
@@ -150,7 +158,7 @@ class LocalEngine:
             steps = _PoolSteps(pool, slot, timeout, job.advance, self.s3)
             try:
                 return await run_job(spec, steps, self.cache, self.uncached, job.advance, start,
-                                     on_lookup=self._on_lookup)
+                                     on_lookup=self._on_lookup, on_draft=job.publish_draft)
             except BadInput as exc:
                 raise ServiceError(exc.status_code, exc.detail) from None
             except WorkerCrashed as exc:

@@ -35,6 +35,7 @@ class Prepared:
     key: str  # the result's cache key (decoded pixels + focal length + input size + model)
     meta: dict[str, Any] = field(default_factory=dict)
     image_load: float = 0.0
+    draft_key: str | None = None  # the same for the draft side of a progressive job
 
 
 @dataclass(frozen=True)
@@ -63,19 +64,21 @@ def prepare(spec: JobSpec, s3: S3Settings | None = None) -> Prepared:
         "input_size": spec.side,
     }
     digest = pixel_key(photo.rgb, photo.f_px, spec.side, loaded.identity)
-    return Prepared(digest, meta, time.perf_counter() - start)
+    draft = pixel_key(photo.rgb, photo.f_px, spec.draft_side, loaded.identity) if spec.draft_side else None
+    return Prepared(digest, meta, time.perf_counter() - start, draft)
 
 
 def execute(spec: JobSpec, s3: S3Settings | None = None,
-            report: Callable[[str], None] | None = None) -> Executed:
+            report: Callable[[str], None] | None = None, keep_photo: bool = False) -> Executed:
+    """``keep_photo``: the decoded photo stays held for another execute (a progressive job's draft)."""
     from mlsharp.lifeline import parent_alive, publish
     from sharpnet.io.ply import save_ply
 
     report = report or worker.report
-    photo = _held.pop(spec.job_id, None)
+    photo = _held.get(spec.job_id) if keep_photo else _held.pop(spec.job_id, None)
     if photo is None:  # a fresh process (e.g. restarted between the steps): decode again
         prepare(spec, s3)
-        photo = _held.pop(spec.job_id)
+        photo = _held[spec.job_id] if keep_photo else _held.pop(spec.job_id)
     backend, _ = worker.loaded()
     report("inference")
     t0 = time.perf_counter()

@@ -52,8 +52,9 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def probe(data: bytes, max_pixels: int) -> None:
-    """Header-only checks (empty, not an image, over the pixel limit); cheap enough for the server."""
+def probe(data: bytes, max_pixels: int) -> tuple[int, int] | None:
+    """Header-only checks (empty, not an image, over the pixel limit); cheap enough for the server.
+    Returns the stored (width, height) when the header names it."""
     if not data:
         raise BadInput(400, "the uploaded file is empty")
     try:
@@ -71,12 +72,13 @@ def probe(data: bytes, max_pixels: int) -> None:
             400, "the upload is not an image in a supported format (JPEG, PNG, WebP, HEIC, TIFF, ...)"
         ) from None
     except Exception:  # noqa: BLE001 - a damaged header: the full decode words it
-        return
+        return None
     if width * height > max_pixels:
         raise BadInput(
             413, f"the image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,} "
             "(limits.max_pixels)"
         )
+    return width, height
 
 
 def decode(data: bytes, f_px: float | None, max_pixels: int) -> Photo:

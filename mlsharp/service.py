@@ -36,6 +36,7 @@ from mlsharp.engines import JobEngine, JobOptions
 from mlsharp.engines.flow import hit_response
 from mlsharp.errors import ServiceError
 from mlsharp.exports import MAX_GAUSSIANS, EntryGone, Exporter
+from mlsharp.input_size import choose_side
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
 from mlsharp.storage import StorageError
@@ -121,12 +122,23 @@ class PredictionService:
         side = self._side(input_size)
         limit = self.config.limits.max_pixels
         try:
-            await asyncio.to_thread(probe, data, limit)
+            size = await asyncio.to_thread(probe, data, limit)
         except BadInput as exc:
             raise ServiceError(exc.status_code, exc.detail) from None
+        reason = None
+        if self.config.optimization.dynamic_input_size and input_size is None:
+            side, reason = choose_side(side, size, self.config.optimization, self._measured())
         use_cache = self.engine.cache.enabled
         alias = await asyncio.to_thread(upload_key, data, f_px, side, self._identity()) if use_cache else None
-        return JobOptions(f_px=f_px, side=side, max_pixels=limit, use_cache=use_cache, upload_key=alias)
+        return JobOptions(f_px=f_px, side=side, max_pixels=limit, use_cache=use_cache, upload_key=alias,
+                          side_reason=reason)
+
+    def _measured(self) -> tuple[int, float] | None:
+        """Auto-tune's (input side, mean forward seconds) when it ran in this server."""
+        tuned = getattr(getattr(getattr(self.engine, "models", None), "status", None), "auto_tune", None)
+        if not tuned or not tuned.get("mean_s"):
+            return None
+        return int(tuned["input_size"]), float(tuned["mean_s"])
 
     def _known(self, options: JobOptions, start: float) -> dict | None:
         if options.upload_key is None:

@@ -30,6 +30,7 @@ class JobOptions:
     use_cache: bool
     upload_key: str | None = None  # lets a worker teach the API the bytes -> pixels shortcut
     draft_side: int | None = None  # progressive: publish a scene at this side first (jobs only)
+    side_reason: str | None = None  # dynamic_input_size: why this side
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class JobSpec:
     draft_side: int | None = None  # progressive inference: a draft scene at this side comes first
     draft_id: str | None = None  # ... under its own output id
     draft_output: str | None = None  # ... published at this URI
+    side_reason: str | None = None  # dynamic_input_size: why ``side`` (shown in the response)
 
     def draft(self) -> "JobSpec":
         """The same job at the draft side, written to the draft's output."""

@@ -42,6 +42,7 @@ def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict
         "image_width": meta["image_width"],
         "image_height": meta["image_height"],
         "input_size": meta["input_size"],
+        "input_size_reason": meta.get("input_size_reason"),
         "timings": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
         "processing_time": round(timings["total"], 4),
         "cache_hit": cache_hit,

@@ -100,7 +100,8 @@ class LocalEngine:
         spec = JobSpec(job_id=job_id, photo=self.photos.uri(job_id),
                        output=self._output_uri(job_id, options.use_cache), f_px=options.f_px,
                        side=options.side, max_pixels=options.max_pixels, use_cache=options.use_cache,
-                       upload_key=options.upload_key, **self._draft_fields(options))
+                       upload_key=options.upload_key, side_reason=options.side_reason,
+                       **self._draft_fields(options))
         task = asyncio.create_task(self._run(job, spec), name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))

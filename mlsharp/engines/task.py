@@ -62,6 +62,7 @@ def prepare(spec: JobSpec, s3: S3Settings | None = None) -> Prepared:
         "image_width": photo.width,
         "image_height": photo.height,
         "input_size": spec.side,
+        "input_size_reason": spec.side_reason,
     }
     digest = pixel_key(photo.rgb, photo.f_px, spec.side, loaded.identity)
     draft = pixel_key(photo.rgb, photo.f_px, spec.draft_side, loaded.identity) if spec.draft_side else None

@@ -55,8 +55,8 @@ class _DirectSteps:
     async def prepare(self, spec: JobSpec) -> Prepared:
         return prepare(spec, self.settings.s3)
 
-    async def execute(self, spec: JobSpec) -> Executed:
-        return execute(spec, self.settings.s3, self.report)
+    async def execute(self, spec: JobSpec, keep_photo: bool = False, on_stage: Any = None) -> Executed:
+        return execute(spec, self.settings.s3, on_stage or self.report, keep_photo)
 
 
 class JobRunner:

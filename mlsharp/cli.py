@@ -99,8 +99,6 @@ def fast_paths(parser: argparse.ArgumentParser) -> None:
            ("--no-progressive", "jobs compute only the requested size"))
     group.add_argument("--progressive-size", type=int, default=None, metavar="N",
                        help="input side of the draft scene (default 512)")
-    group.add_argument("--max-batch-size", type=int, default=None, metavar="B",
-                       help="photos of one input size run through one forward (default 1)")
     group.add_argument("--dynamic-input-size", action="store_true", default=None,
                        help="choose each photo's input side from its resolution and the time budget")
 
@@ -108,7 +106,7 @@ def fast_paths(parser: argparse.ArgumentParser) -> None:
 FAST_PATH_KEYS = {
     "enable_quantization": "optimization.enable_quantization", "channels_last": "optimization.channels_last",
     "compile": "optimization.compile", "runtime": "model.runtime", "progressive": "optimization.progressive",
-    "progressive_size": "optimization.progressive_size", "max_batch_size": "optimization.max_batch_size",
+    "progressive_size": "optimization.progressive_size",
     "dynamic_input_size": "optimization.dynamic_input_size",
 }
 

@@ -183,7 +183,6 @@ class OptimizationConfig(Section):
         "replaces it; null: on when the device is a CPU, off on GPUs"
     )
     progressive_size: int = opt(512, "input side of the draft scene of a progressive job", ge=512, le=1536)
-    max_batch_size: int = opt(1, "photos of the same input size a worker runs through one forward", ge=1, le=64)
     dynamic_input_size: bool = opt(
         False, "choose each photo's input side: never above what its resolution supports, within "
         "time_budget_s of auto-tune's timings (the response says which side and why)"

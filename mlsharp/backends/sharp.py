@@ -106,12 +106,6 @@ class SharpBackend:
         """Compute the way ``options`` say from now on (auto-tune's choice reaching this worker)."""
         self.predictor.reconfigure(options)
 
-    def predict_batch(self, photos: list[tuple[np.ndarray, float]], input_size: int) -> list[Gaussians]:
-        """Several photos through one forward (``optimization.max_batch_size``)."""
-        predictions = self.predictor.predict_batch([p for p, _ in photos], [f for _, f in photos], input_size)
-        self.last_forward_s = predictions[0].timings.get("inference")
-        return [p.gaussians for p in predictions]
-
     def predict(self, rgb: np.ndarray, f_px: float, input_size: int) -> Gaussians:
         prediction = self.predictor.predict(rgb, f_px, input_size)
         self.last_forward_s = prediction.timings.get("inference")

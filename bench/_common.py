@@ -157,6 +157,16 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def checkpoint_or_random(checkpoint: Path | None, root: Path) -> Path:
+    """``checkpoint``, or a full-size random-weights one saved under ``root`` (saying how long it took)."""
+    if checkpoint is not None:
+        return checkpoint
+    checkpoint = root / "random_full_size.pt"
+    seconds = random_checkpoint(checkpoint)
+    print(f"random full-size checkpoint: {checkpoint.stat().st_size / 1e9:.2f} GB saved in {seconds:.1f} s")
+    return checkpoint
+
+
 def random_checkpoint(path: Path) -> float:
     """Save a full-size random-weights state dict; returns the seconds it took."""
     import torch

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import free_port, jpeg, launch_server, random_checkpoint, stop_server
+from _common import checkpoint_or_random, free_port, jpeg, launch_server, stop_server
 
 
 def fetch(base: str, url: str) -> int:
@@ -39,11 +39,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="mlsharp-first-scene-") as tmp:
         root = Path(tmp)
-        checkpoint = args.checkpoint
-        if checkpoint is None:
-            checkpoint = root / "random_full_size.pt"
-            seconds = random_checkpoint(checkpoint)
-            print(f"random full-size checkpoint: {checkpoint.stat().st_size / 1e9:.2f} GB saved in {seconds:.1f} s")
+        checkpoint = checkpoint_or_random(args.checkpoint, root)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         process = launch_server(root, port, {  # the defaults, but for where files go

@@ -30,12 +30,16 @@ def fetch(base: str, url: str) -> int:
     return len(response.content)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="a SHARP checkpoint (default: random full-size weights)")
     parser.add_argument("--photo-size", type=int, nargs=2, default=(1024, 768), metavar=("W", "H"))
     parser.add_argument("--load-timeout", type=float, default=900.0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mlsharp-first-scene-") as tmp:
         root = Path(tmp)

@@ -62,11 +62,9 @@ def _load_backend(config: Any) -> Any:
     from mlsharp.model_manager import ModelManager
 
     gpu = make_gpu_manager(config.mode, config.gpu.amp, config.gpu.cudnn_benchmark)
-    try:
-        amp_dtype = gpu.info().get("amp_dtype")
-    except Exception:  # noqa: BLE001
-        amp_dtype = None
-    models = ModelManager(config, str(getattr(gpu, "device", "cpu")), amp_dtype=amp_dtype)
+    # As in the server: the precision is gpu_utils' decision and travels in the fast-path record.
+    models = ModelManager(config, str(getattr(gpu, "device", "cpu")),
+                          precision=str(getattr(gpu, "precision", "fp32")))
     worker.init_worker(models.spec)
     report = worker.ping()
     if not report["loaded"] and not models.spec.is_preview and config.model.backend != "sharp":

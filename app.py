@@ -11,7 +11,6 @@ import asyncio
 import errno
 import os
 import shutil
-import signal
 import socket
 import sys
 import threading
@@ -75,7 +74,7 @@ def remove_stale_run_dirs(temp_root: Path) -> int:
 class MLSharpApp:
     """Owns every component of one service instance and the FastAPI app that exposes them."""
 
-    def __init__(self, config: Config, gpu_manager: Any = None, clear_cache: bool = False) -> None:
+    def __init__(self, config: Config, clear_cache: bool = False) -> None:
         from metrics import MetricsManager
         from mlsharp.cache import ResultCache
         from mlsharp.limits import RateLimiter
@@ -84,15 +83,9 @@ class MLSharpApp:
         from mlsharp.service import PredictionService
 
         self.config = config
-        if gpu_manager is None:
-            from mlsharp.gpu import make_gpu_manager
-
-            gpu_manager = make_gpu_manager(config.mode, config.gpu.amp, config.gpu.cudnn_benchmark)
-        self.gpu = gpu_manager
-        self.device = str(getattr(gpu_manager, "device", "cpu"))
-        self.metrics = MetricsManager(gpu_manager, enable_gpu=config.monitoring.enable_gpu)
-        # The precision is gpu_utils' decision (device + gpu.amp); the fast-path record carries it.
-        self.models = ModelManager(config, self.device, precision=str(getattr(gpu_manager, "precision", "fp32")))
+        # No torch in this process: the workers detect the device and report it (mlsharp.worker).
+        self.models = ModelManager(config)
+        self.metrics = MetricsManager(self.models.gpu, enable_gpu=config.monitoring.enable_gpu)
         self.rate_limiter = RateLimiter(config.limits.rate_limit_per_minute)
         self.api_keys = ApiKeys.from_config(config)
         self.clear_cache_at_start = clear_cache
@@ -156,7 +149,7 @@ class MLSharpApp:
             "requests": self.metrics.request_count,
             **self.service.stats(),
             "backend": self.models.status.name,
-            "device": self.device,
+            "device": self.models.device,
             "worker_restarts": pool.restarts if pool is not None else 0,
             "gpu_memory": self.metrics.refresh_gpu(),
             "auto_tune": self.models.status.auto_tune,
@@ -175,6 +168,7 @@ class MLSharpApp:
     def create_app(self) -> FastAPI:
         from metrics import HttpMetricsMiddleware
         from mlsharp.http import build_router, install_error_handlers
+        from mlsharp.http.proxy import ForwardedPrefixMiddleware
         from mlsharp.guards import install_guards
         from mlsharp.http.docs import install_openapi_security
         from mlsharp.limits import BodySizeLimitMiddleware
@@ -212,6 +206,7 @@ class MLSharpApp:
                            larger={"/api/batch": (int(cfg.batch.max_total_mb * 1e6), "batch.max_total_mb")})
         install_guards(app, cfg, STATIC_DIR)
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
+        app.add_middleware(ForwardedPrefixMiddleware, root_path=cfg.server.root_path)  # outermost
         return app
 
     @asynccontextmanager
@@ -240,8 +235,8 @@ class MLSharpApp:
         self.uncached.load()
         await self.engine.start()
         status = self.models.status
-        self.metrics.set_app_info(__version__, status.name, self.device if not status.preview else "cpu",
-                                  status.identity)
+        self.metrics.set_app_info(__version__, status.name, self.models.device, status.identity)
+        self.metrics.describe_gpu()
         self.metrics.set_input_size(cfg.inference.side)
         logger.info("MLSharp {} ready: backend {} on {}", __version__, status.name,
                     self.models.describe()["device"])
@@ -391,7 +386,6 @@ def main(argv: list[str] | None = None) -> int:
         return _download_model(config)
 
     from mlsharp.backends.base import BackendUnavailable
-    from mlsharp.gpu import DeviceUnavailableError
 
     host, port = config.server.host, config.server.port
     problem = port_problem(host, port) or _folder_problem(config)
@@ -399,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(problem)
     try:
         service = MLSharpApp(config, clear_cache=args.clear_cache)
-    except (DeviceUnavailableError, BackendUnavailable, ConfigError) as exc:
+    except (BackendUnavailable, ConfigError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if service.tokens is not None:
         logger.info("JWT bearer tokens ({}) accepted on /api/*", config.security.jwt_algorithm)
@@ -417,17 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     if config.browser.open:
         _open_browser_when_up(host, port)
 
-    import uvicorn
+    from mlsharp.serving import serve
 
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default disposition
-    # that would end the process with -15 after a clean shutdown. Treated like Ctrl+C, it exits 0.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logger.info("serving on http://{}:{}/ (API docs at /docs)", host, port)
     from mlsharp.http_protocol import bounded_protocol, head_limits
 
     limits = head_limits(config)
-    uvicorn.run(
-        service.app,
+    return serve(
+        service,
+        (BackendUnavailable, ConfigError),
         host=host,
         port=port,
         http=bounded_protocol(limits),  # request head size, line and time limits (431/414/408)
@@ -436,7 +428,6 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         access_log=config.logging.level in ("TRACE", "DEBUG"),
     )
-    return 0
 
 
 if __name__ == "__main__":

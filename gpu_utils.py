@@ -415,7 +415,7 @@ def torch_reading(torch: Any, gpu: GpuFacts) -> dict[str, Any]:
             "total_mb": total if total is not None else gpu.memory_total_mb, "utilization_percent": None}
 
 
-class _VendorLibrary:
+class VendorLibrary:
     """Lazily opened NVML / AMD SMI handle for one device; remembers a failure instead of retrying it
     on every metrics scrape."""
 
@@ -480,7 +480,7 @@ class GPUManager:
         self.policy = precision_policy(self.target, self.amp, tf32=self.tf32, cudnn_benchmark=self.cudnn_benchmark,
                                        cpu_amp=self.cpu_amp)
         self.cpu_threads = thread_count(self.facts, cpu_threads)
-        self._library = _VendorLibrary(self.target.gpu) if self.target.gpu else None
+        self._library = VendorLibrary(self.target.gpu) if self.target.gpu else None
         if apply:
             self.apply()
 

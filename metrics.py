@@ -1,6 +1,7 @@
 """Prometheus metrics of the service, in a registry of its own (one per app, so tests can build many).
 
-GPU gauges are refreshed from ``GPUManager.memory_readings()`` right before each exposition rather
+GPU gauges are refreshed from ``memory_readings()`` of the device the workers reported
+(:class:`mlsharp.reported_device.ReportedDevice`; tests pass a stand-in) right before each exposition rather
 than by a background thread: the numbers are as fresh as the scrape and nothing runs while nobody
 is looking. HTTP metrics are labelled with the route *template* (``/api/outputs/{output_id}.{fmt}``)
 by :class:`HttpMetricsMiddleware`, so arbitrary paths cannot create new label values.
@@ -79,11 +80,12 @@ class MetricsManager:
         self.cache_misses = Counter("cache_misses_total", "Result cache misses", registry=r)
         self.started = time.time()
         self.request_count = 0
-        self._describe_gpu()
+        self.describe_gpu()
 
     # ------------------------------------------------------------------ static facts
 
-    def _describe_gpu(self) -> None:
+    def describe_gpu(self) -> None:
+        """The ``gpu_info`` gauge, from the device's info (known once the workers reported it)."""
         if self.gpu_manager is None:
             return
         try:

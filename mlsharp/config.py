@@ -95,6 +95,9 @@ class ServerConfig(Section):
     host: str = opt("127.0.0.1", "interface to bind; 0.0.0.0 exposes the service to the network",
                      pattern=r"[A-Za-z0-9.:\[\]_-]+", pattern_help="a host name or IP address")
     port: int = opt(8000, "TCP port", ge=1, le=65535)
+    root_path: str = opt("", "path prefix when served behind a reverse proxy under a sub-path (e.g. /mlsharp); "
+                         "a proxy's X-Forwarded-Prefix header overrides it per request",
+                         pattern=r"(/[A-Za-z0-9._~-]+)*", pattern_help="empty or a path like /mlsharp")
 
 
 class BrowserConfig(Section):

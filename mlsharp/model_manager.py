@@ -1,6 +1,7 @@
 """Which backend serves predictions, and the worker pool that runs it.
 
-Decision (made in the server process, without importing torch for the preview):
+Decision (made in the server process, which never imports torch: the workers detect the device,
+choose the precision and report both back, see :meth:`ModelManager.start`):
 
 1. ``model.backend: preview`` -> preview.
 2. Otherwise SHARP if the checkpoint exists (``model.checkpoint`` or
@@ -24,6 +25,7 @@ from mlsharp.backends import sharp as sharp_backend
 from mlsharp.backends.base import BackendSpec, BackendUnavailable
 from mlsharp.config import Config
 from mlsharp.pool import WorkerPool
+from mlsharp.reported_device import ReportedDevice
 from mlsharp.worker import apply_tuning, auto_tune
 
 HOW_TO_GET_MODEL = (
@@ -51,20 +53,24 @@ class BackendStatus:
 
 
 class ModelManager:
-    def __init__(self, config: Config, device: str = "cpu", precision: str = "fp32") -> None:
-        """``precision`` is the GPU manager's (gpu_utils decides it for the device and gpu.amp)."""
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.device = device
-        self.precision = precision
-        self.pool: WorkerPool | None = None
+        self.gpu = ReportedDevice()
+        self.pool: WorkerPool | None = None  # published once its workers have loaded and reported
+        self._warming: WorkerPool | None = None
         spec, reason = self.choose_spec()
         self.spec = spec
-        self.status = BackendStatus(spec.name, spec.identity, device, reason=reason)
+        self.status = BackendStatus(spec.name, spec.identity, "cpu", reason=reason)
+
+    @property
+    def device(self) -> str:
+        """Where the network computes, as the workers reported it (``cpu`` until they have)."""
+        return self.gpu.device
 
     # ------------------------------------------------------------------ decision
 
     def _preview_spec(self) -> BackendSpec:
-        return BackendSpec(name="preview", identity=preview_backend.IDENTITY, device="cpu")
+        return BackendSpec(name="preview", identity=preview_backend.IDENTITY, device="cpu", mode=self.config.mode)
 
     def choose_spec(self) -> tuple[BackendSpec, str | None]:
         cfg = self.config
@@ -77,11 +83,11 @@ class ModelManager:
             if cfg.model.backend == "sharp":
                 raise BackendUnavailable(f"model.backend is sharp but {reason}")
             return self._preview_spec(), reason
-        options = sharp_backend.options_for(cfg, self.precision)
+        options = sharp_backend.options_for(cfg, "fp32")  # the workers set the device's precision
         spec = BackendSpec(
             name="sharp",
-            identity=sharp_backend.identity(checkpoint, model_config, sharp_backend.numerics(options)),
-            device=self.device,
+            identity=sharp_backend.identity(checkpoint, model_config, "unresolved"),  # the worker's replaces it
+            device=None,  # chosen by the workers from the mode
             checkpoint=str(checkpoint),
             model_config=str(model_config) if model_config else None,
             options=options,
@@ -96,7 +102,7 @@ class ModelManager:
         """Re-decide (e.g. after an automatic download put the checkpoint in place)."""
         spec, reason = self.choose_spec()
         self.spec = spec
-        self.status = BackendStatus(spec.name, spec.identity, self.device, reason=reason)
+        self.status = BackendStatus(spec.name, spec.identity, "cpu", reason=reason)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -119,25 +125,47 @@ class ModelManager:
             return
         self.refresh_choice()
 
+    async def _warm_up(self) -> list[dict]:
+        self._warming = self._new_pool()
+        return await self._warming.warm_up(timeout=WARM_UP_TIMEOUT)
+
+    def _drop_warming(self) -> None:
+        pool, self._warming = self._warming, None
+        if pool is not None:
+            pool.shutdown()
+
+    def _adopt(self, report: dict) -> None:
+        """Take the workers' word for the device, precision and identity; later workers (after a
+        crash or ``max_requests``) start from the completed recipe, so they compute the same way."""
+        self.spec = report["spec"]
+        self.gpu.adopt(report)
+        self.status.identity, self.status.device = self.spec.identity, self.gpu.device
+        assert self._warming is not None
+        self._warming.spec = self.spec
+        self.pool, self._warming = self._warming, None
+
     async def start(self) -> None:
         await self._auto_download()
-        self.pool = self._new_pool()
-        reports = await self.pool.warm_up(timeout=WARM_UP_TIMEOUT)
+        reports = await self._warm_up()
         failed = [r for r in reports if not r["loaded"]]
+        if any(r.get("device_error") for r in failed):  # a forced --mode without its device: fatal
+            self._drop_warming()
+            raise BackendUnavailable(next(r["error"] for r in failed if r.get("device_error")))
         if failed and not self.spec.is_preview:
             error = failed[0]["error"]
-            self.pool.shutdown()
+            self._drop_warming()
             if self.config.model.backend == "sharp":
                 raise BackendUnavailable(f"SHARP could not be loaded: {error}")
             logger.error("SHARP could not be loaded ({}); falling back to the preview backend", error)
             self.spec = self._preview_spec()
-            self.status = BackendStatus("preview", self.spec.identity, self.device,
+            self.status = BackendStatus("preview", self.spec.identity, "cpu",
                                         reason=f"SHARP failed to load: {error}")
-            self.pool = self._new_pool()
-            reports = await self.pool.warm_up(timeout=WARM_UP_TIMEOUT)
+            reports = await self._warm_up()
             failed = [r for r in reports if not r["loaded"]]
         if failed:
+            self._drop_warming()
             raise BackendUnavailable(f"the {self.spec.name} backend could not be loaded: {failed[0]['error']}")
+        self._adopt(reports[0])
         self.status.model_loaded = True
         self.status.load_seconds = max(r["load_seconds"] for r in reports)
         self._announce()
@@ -198,11 +226,14 @@ class ModelManager:
         else:
             logger.info(
                 "SHARP backend ready on {} ({} worker(s), loaded in {:.1f} s, model {})",
-                self.device, self.config.performance.max_workers, self.status.load_seconds or 0.0,
-                self.spec.identity,
+                self.gpu.described or self.device, self.config.performance.max_workers,
+                self.status.load_seconds or 0.0, self.spec.identity,
             )
 
     async def stop(self, grace: float = 5.0) -> None:
+        if self._warming is not None:  # stopped while starting (e.g. Ctrl+C during the warm-up)
+            pool, self._warming = self._warming, None
+            await asyncio.to_thread(pool.shutdown, grace)
         if self.pool is not None:
             pool, self.pool = self.pool, None
             await asyncio.to_thread(pool.shutdown, grace)

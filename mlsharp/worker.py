@@ -28,10 +28,30 @@ _load_seconds: float = 0.0
 _progress: Any = None  # sending end of a multiprocessing pipe, or None
 _current_token: str | None = None
 _gpu: Any = None  # the worker's GPUManager (None for the preview backend)
+_device_error: bool = False  # the load failed because a forced --mode's device is absent
+
+
+def _choose_device(spec: BackendSpec) -> BackendSpec:
+    """Detect the device here, in the worker (the server never imports torch), and fill in what
+    the server left open: the device and precision, and the identity that names them.
+
+    The preview computes on the CPU with numpy: it needs no torch, except to check a forced
+    ``--mode`` (the user asked for that hardware, so its absence is an error either way)."""
+    global _gpu
+    if spec.is_preview and spec.mode in ("auto", "cpu"):
+        return spec
+    from gpu_utils import GPUManager
+
+    _gpu = GPUManager(spec.mode, spec.amp, spec.cudnn_benchmark, spec.tf32)  # applies the switches
+    if spec.is_preview or spec.device is not None:
+        return spec
+    from mlsharp.backends.sharp import on_device
+
+    return on_device(spec, _gpu.target.device, _gpu.precision)
 
 
 def init_worker(spec: BackendSpec, progress: Any = None, parent_pid: int | None = None) -> None:
-    global _backend, _spec, _load_error, _load_seconds, _progress, _gpu
+    global _backend, _spec, _load_error, _load_seconds, _progress, _device_error
     # First of all: a server that dies (even SIGKILLed) takes this process with it (mlsharp.lifeline).
     if parent_pid is not None:
         from mlsharp.lifeline import bind_to_parent
@@ -42,12 +62,13 @@ def init_worker(spec: BackendSpec, progress: Any = None, parent_pid: int | None 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _spec, _progress = spec, progress
     start = time.perf_counter()
-    try:
-        if not spec.is_preview:
-            from mlsharp.gpu import make_gpu_manager
+    from gpu_utils import DeviceUnavailableError
 
-            _gpu = make_gpu_manager(spec.mode, spec.amp, spec.cudnn_benchmark, spec.tf32)  # applies the switches
+    try:
+        _spec = spec = _choose_device(spec)
         _backend = load_backend(spec)
+    except DeviceUnavailableError as exc:  # its message is already the one line to show
+        _backend, _device_error, _load_error = None, True, str(exc).splitlines()[0]
     except Exception as exc:  # noqa: BLE001 - reported through ping() / run_task()
         _backend = None
         text = str(exc).splitlines()[0] if str(exc) else ""
@@ -87,14 +108,21 @@ def _require_backend() -> Backend:
 
 
 def ping() -> dict:
-    """Whether this process's backend loaded, how long it took, and why not if it failed."""
+    """Whether this process's backend loaded, how long it took, why not if it failed, and the
+    recipe as resolved here (device, precision, identity) with the device's facts, which the
+    server reports in health, stats and metrics and reads GPU memory with (no torch there)."""
     return {
         "pid": os.getpid(),
         "backend": _spec.name if _spec else None,
         "loaded": _backend is not None,
         "error": _load_error,
+        "device_error": _device_error,
         "load_seconds": _load_seconds,
         "options": _options_label(),
+        "spec": _spec,
+        "device": _gpu.info() if _gpu is not None else None,
+        "gpu": _gpu.target.gpu if _gpu is not None else None,
+        "described": _gpu.describe() if _gpu is not None else None,
     }
 
 

@@ -139,7 +139,7 @@ def test_gpu_gauges_can_be_switched_off():
 
 
 def test_metrics_path_comes_from_the_config(tmp_path):
-    owner = MLSharpApp(config_in(tmp_path, monitoring={"metrics_path": "/prom"}), gpu_manager=FakeGpu())
+    owner = MLSharpApp(config_in(tmp_path, monitoring={"metrics_path": "/prom"}))
     client = TestClient(owner.app)  # no lifespan needed to scrape
     assert client.get("/prom").status_code == 200
     assert client.get("/metrics").status_code == 404

@@ -1,7 +1,8 @@
 """The one interface every backend implements, and the picklable recipe that builds one.
 
-The recipe (:class:`BackendSpec`) is decided in the server process, which never imports torch for
-the preview, and travels to each worker process, which builds the backend once in its initializer.
+The recipe (:class:`BackendSpec`) is decided in the server process, which never imports torch, and
+travels to each worker process, which detects the device, completes the recipe (device, precision,
+identity; see :func:`mlsharp.worker.ping`) and builds the backend once in its initializer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Backend(Protocol):
 class BackendSpec:
     name: str  # "sharp" | "preview"
     identity: str  # enters cache keys: a different model must never reuse another's results
-    device: str = "cpu"
+    device: str | None = "cpu"  # None: the worker chooses it from ``mode`` (and fills in precision)
     checkpoint: str | None = None
     model_config: str | None = None
     # How the network runs (precision from gpu_utils' policy, quantization, layout, compile, segments,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,18 @@ def identity(checkpoint: Path, model_config: Path | None, precision: str = "fp32
     if model_config is not None:
         digest.update(model_config.read_bytes())
     return "sharp-" + digest.hexdigest()[:16]
+
+
+def on_device(spec: BackendSpec, device: str, precision: str) -> BackendSpec:
+    """``spec`` completed in the worker for the device it detected: the precision gpu_utils' policy
+    chose there (for the torch runtime), and the identity that names the numerics (so results of
+    another arithmetic are never served from the cache)."""
+    options = spec.options
+    if options.runtime == "torch":
+        options = replace(options, precision=precision)  # type: ignore[arg-type]
+    model_config = Path(spec.model_config) if spec.model_config else None
+    return replace(spec, device=device, options=options,
+                   identity=identity(Path(spec.checkpoint or ""), model_config, numerics(options)))
 
 
 class SharpBackend:

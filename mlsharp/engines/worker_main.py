@@ -58,15 +58,13 @@ def _overrides(args: argparse.Namespace) -> dict:
 def _load_backend(config: Any) -> Any:
     """Build the backend in this process, as a pool worker would; returns its spec."""
     from mlsharp import worker
-    from mlsharp.gpu import make_gpu_manager
     from mlsharp.model_manager import ModelManager
 
-    gpu = make_gpu_manager(config.mode, config.gpu.amp, config.gpu.cudnn_benchmark)
-    # As in the server: the precision is gpu_utils' decision and travels in the fast-path record.
-    models = ModelManager(config, str(getattr(gpu, "device", "cpu")),
-                          precision=str(getattr(gpu, "precision", "fp32")))
+    models = ModelManager(config)  # the recipe; init_worker detects the device and completes it
     worker.init_worker(models.spec)
     report = worker.ping()
+    if report["device_error"]:  # a forced --mode/--device that is not there: no fallback
+        raise RuntimeError(report["error"])
     if not report["loaded"] and not models.spec.is_preview and config.model.backend != "sharp":
         logger.error("SHARP could not be loaded ({}); this worker runs the preview backend", report["error"])
         worker.init_worker(models._preview_spec())
@@ -80,7 +78,7 @@ def _load_backend(config: Any) -> Any:
         worker.adopt_precision(result["precision"])
         logger.info("auto-tune chose {} ({})", result.get("choice"), result["precision"])
     _, spec = worker.loaded()
-    return spec, str(getattr(gpu, "device", "cpu"))
+    return spec, spec.device or "cpu"
 
 
 def main(argv: list[str]) -> int:

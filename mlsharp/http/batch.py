@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from mlsharp.batch.zipstream import stream_zip
 from mlsharp.http.deps import CallerDep, OwnerDep, get_caller, rate_limited
 from mlsharp.http.errors import ERRORS, described
+from mlsharp.http.proxy import rooted
 from mlsharp.http.predict import FocalField, SizeField, WebhookField
 from mlsharp.schemas import BatchStatus
 
@@ -26,7 +27,8 @@ async def create_batch(request: Request, owner: OwnerDep, caller: CallerDep, fil
                        f_px: FocalField = None, input_size: SizeField = None,
                        webhook_url: WebhookField = None) -> Any:
     """Queue every photo as its own job; a photo that cannot be used is reported, the rest go on."""
-    return await owner.batches.create(caller.id, files, f_px, input_size, webhook_url, str(request.base_url))
+    return rooted(request, await owner.batches.create(caller.id, files, f_px, input_size, webhook_url,
+                                                      str(request.base_url)))
 
 
 @router.get("/{batch_id}.zip", response_class=StreamingResponse, responses=UNKNOWN)
@@ -38,12 +40,12 @@ async def download_batch(owner: OwnerDep, caller: CallerDep, batch_id: str) -> A
 
 
 @router.get("/{batch_id}", response_model=BatchStatus, responses=UNKNOWN)
-async def batch_status(owner: OwnerDep, caller: CallerDep, batch_id: str) -> Any:
+async def batch_status(request: Request, owner: OwnerDep, caller: CallerDep, batch_id: str) -> Any:
     """Counts by state and one line per photo (job, state, Gaussians, download URL, error)."""
-    return owner.batches.status(batch_id, caller.id)
+    return rooted(request, owner.batches.status(batch_id, caller.id))
 
 
 @router.delete("/{batch_id}", response_model=BatchStatus, responses=UNKNOWN)
-async def cancel_batch(owner: OwnerDep, caller: CallerDep, batch_id: str) -> Any:
+async def cancel_batch(request: Request, owner: OwnerDep, caller: CallerDep, batch_id: str) -> Any:
     """Cancel every photo of the batch that has not finished (idempotent)."""
-    return owner.batches.cancel(batch_id, caller.id)
+    return rooted(request, owner.batches.cancel(batch_id, caller.id))

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from mlsharp.disconnect import CLIENT_CLOSED, ClientGone, unless_client_leaves
 from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller, rate_limited
 from mlsharp.http.errors import ERRORS, described
+from mlsharp.http.proxy import rooted
 from mlsharp.schemas import JobAccepted, JobStatus, PredictResponse
 
 router = APIRouter(prefix="/api", tags=["predict"], dependencies=[Depends(get_caller)])
@@ -45,7 +46,7 @@ async def predict(request: Request, service: ServiceDep, tracking: TrackingDep, 
         return Response(status_code=CLIENT_CLOSED)
     finally:
         service.release()
-    return tracking.granted(result, caller.id)
+    return rooted(request, tracking.granted(result, caller.id))
 
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted, responses=ERRORS,
@@ -56,19 +57,20 @@ async def create_job(request: Request, tracking: TrackingDep, caller: CallerDep,
     """Same as /api/predict, but answer at once with a job id to poll (for the web page)."""
     data = await file.read()
     job = await tracking.submit(caller.id, data, f_px, input_size, webhook_url, str(request.base_url))
-    return {"job_id": job["job_id"], "state": job["state"], "status_url": f"/api/jobs/{job['job_id']}"}
+    return rooted(request, {"job_id": job["job_id"], "state": job["state"],
+                            "status_url": f"/api/jobs/{job['job_id']}"})
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus, responses=UNKNOWN_JOB)
-async def job_status(tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
+async def job_status(request: Request, tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
     """State, stage and elapsed time of a job; its result (or error) once finished."""
-    return tracking.job(job_id, caller.id)
+    return rooted(request, tracking.job(job_id, caller.id))
 
 
 @router.delete("/jobs/{job_id}", response_model=JobStatus, responses=UNKNOWN_JOB)
-async def cancel_job(tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
+async def cancel_job(request: Request, tracking: TrackingDep, caller: CallerDep, job_id: str) -> Any:
     """Cancel a job: a queued one never runs, a running one is stopped and its result discarded.
 
     Idempotent: cancelling a cancelled or finished job changes nothing and answers its status.
     """
-    return tracking.cancel(job_id, caller.id)
+    return rooted(request, tracking.cancel(job_id, caller.id))

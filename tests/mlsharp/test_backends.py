@@ -43,7 +43,7 @@ def test_sharp_is_chosen_when_a_checkpoint_exists(tmp_path):
     checkpoint.write_bytes(b"weights")
     config = service_config(tmp_path, model={"checkpoint": str(checkpoint)},
                             optimization={"gradient_checkpointing": True, "checkpoint_segments": 3})
-    spec = ModelManager(config, device="cpu").spec
+    spec = ModelManager(config).spec
     assert spec.name == "sharp" and spec.checkpoint == str(checkpoint)
     assert spec.checkpoint_segments == 3
     assert spec.identity.startswith("sharp-")
@@ -100,11 +100,11 @@ def test_options_follow_the_config_and_the_managers_precision(tmp_path):
     checkpoint.write_bytes(b"weights")
     config = service_config(tmp_path, model={"checkpoint": str(checkpoint)},
                             optimization={"enable_quantization": True, "channels_last": True})
-    spec = ModelManager(config, device="cpu", precision="fp32").spec
+    spec = ModelManager(config).spec
     assert spec.options == InferenceOptions(quantization="dynamic", channels_last=True)
     ort = service_config(tmp_path, model={"checkpoint": str(checkpoint), "runtime": "onnxruntime"},
                          optimization={"enable_quantization": True, "channels_last": True})
-    ort_spec = ModelManager(ort, device="cpu").spec
+    ort_spec = ModelManager(ort).spec
     assert ort_spec.options == InferenceOptions(quantization="dynamic", runtime="onnxruntime")
     assert ort_spec.onnx_dir and ort_spec.identity != spec.identity
 
@@ -114,9 +114,12 @@ def test_precision_is_part_of_the_identity(tmp_path):
     checkpoint.write_bytes(b"weights")
     assert sharp_backend.identity(checkpoint, None, "fp32") != sharp_backend.identity(checkpoint, None, "bf16")
     config = service_config(tmp_path, model={"checkpoint": str(checkpoint)})
-    bf16 = ModelManager(config, device="cuda:0", precision="bf16").spec
-    assert bf16.precision == "bf16" and bf16.options.precision == "bf16"
-    assert bf16.identity != ModelManager(config, device="cpu").spec.identity
+    planned = ModelManager(config).spec
+    assert planned.device is None  # the server leaves the device to the workers
+    on_gpu = sharp_backend.on_device(planned, "cuda:0", "bf16")
+    on_cpu = sharp_backend.on_device(planned, "cpu", "fp32")
+    assert (on_gpu.device, on_gpu.precision, on_gpu.options.precision, on_cpu.precision) == ("cuda:0", "bf16", "bf16", "fp32")
+    assert on_gpu.identity != on_cpu.identity
 
 
 def test_options_reach_every_worker(tiny_a_dir, tmp_path):
@@ -131,7 +134,7 @@ def test_options_reach_every_worker(tiny_a_dir, tmp_path):
         optimization={"enable_quantization": True, "gradient_checkpointing": True, "checkpoint_segments": 2},
         performance={"max_workers": 2},
     )
-    manager = ModelManager(config, device="cpu")
+    manager = ModelManager(config)
 
     async def scenario():
         await manager.start()

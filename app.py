@@ -316,11 +316,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _run_predict(argv: list[str]) -> int:
-    try:
-        from sharpnet.cli.predict import main as predict_main
-    except ImportError as exc:
-        return _fail(f"the headless predict command is not available ({exc})")
-    return int(predict_main(argv) or 0)
+    from sharpnet.cli.predict import main as predict_main
+
+    return int(predict_main(argv, default_checkpoint=Config().checkpoint_path) or 0)
 
 
 def _run_export_onnx(argv: list[str]) -> int:

@@ -24,30 +24,27 @@ Keys starting with ``_`` are treated as comments (JSON has no other way to docum
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gpu_utils import MODES  # the device modes GPUManager understands; one list for config, CLI and manager
-from mlsharp.config_errors import describe_value, fields_by_key, one_line
-from sharpnet.config import INPUT_SIZE_STEP, MAX_INPUT_SIZE, MIN_INPUT_SIZE, snap_input_size
+from mlsharp.device_policy import MODES  # the device modes GPUManager understands: one list for all
+from mlsharp.config_errors import ConfigError, describe_value, fields_by_key, one_line
+from mlsharp.config_sources import environment_layers as _environment_layers
+from mlsharp.config_sources import read_config_file
+from sharpnet.config import CHECKPOINT_NAME, INPUT_SIZE_STEP, MAX_INPUT_SIZE, MIN_INPUT_SIZE, snap_input_size
 from sharpnet.config import MAX_REQUEST_SIDE as MAX_SANE_INPUT_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config.yaml"
 ENV_PREFIX = "MLSHARP_"
-CHECKPOINT_NAME = "sharp_2572gikvuh.pt"
 CHECKPOINT_URL = "https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 Side = Annotated[int, Field(ge=1, le=MAX_SANE_INPUT_SIZE)]
-
-
-class ConfigError(ValueError):
-    """A configuration problem, described in one line that names the key."""
+API_KEY_PATTERN = r"[!-~]{16,}"  # at least 16 printable ASCII characters, no spaces
 
 
 def opt(default: Any, help: str, *, pattern_help: str | None = None, secret: bool = False,
@@ -245,7 +242,7 @@ class LimitsConfig(Section):
 
 
 class SecurityConfig(Section):
-    api_keys: tuple[Annotated[str, Field(pattern=r"[!-~]{16,}")], ...] = opt(
+    api_keys: tuple[Annotated[str, Field(pattern=API_KEY_PATTERN)], ...] = opt(
         (), "keys accepted in an X-API-Key header or 'Authorization: Bearer'; empty: no key needed "
         "(MLSHARP_API_KEYS, comma-separated, adds more)",
         pattern_help="at least 16 printable characters without spaces",
@@ -412,79 +409,9 @@ def build_config(*layers: dict | tuple[dict, str]) -> tuple[Config, list[str]]:
 # --------------------------------------------------------------------------- sources
 
 
-def read_config_file(path: str | Path) -> dict:
-    """Parse a .yaml/.yml/.json file into a dict, with one-line errors."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".json"):
-        raise ConfigError(f"{path}: config files must end in .yaml, .yml or .json")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.__class__.__name__})") from None
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError and friends; keep it to one line
-        first = " ".join(str(exc).split())
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return data
-
-
-def _env_value(info: Any, raw: str) -> Any:
-    """An environment string as the field's type: strings stay as typed, lists may be comma-separated,
-    anything else is read as a YAML scalar or flow list (``8000``, ``true``, ``[1024, 1024]``)."""
-    text = raw.strip()
-    if info is None or info.annotation is str or (info.annotation == str | None and text not in ("null", "~")):
-        return raw
-    args = get_args(info.annotation)
-    if get_origin(info.annotation) is tuple and args[-1] is Ellipsis and not text.startswith("["):
-        return [item.strip() for item in text.split(",") if item.strip()]
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - not YAML: validation says what was expected
-        return raw
-
-
 def environment_layers(environ: Mapping[str, str] | None = None) -> list[tuple[dict, str]]:
-    """One layer per ``MLSHARP_SECTION__KEY`` (or ``MLSHARP_<top-level key>``) variable.
-
-    Names with ``__`` are always config keys (a typo is an error naming the variable); names
-    without are config only when they name a top-level key, so other ``MLSHARP_*`` variables
-    (``MLSHARP_API_KEYS``, ...) keep their own meaning.
-    """
-    environ = os.environ if environ is None else environ
-    layers = []
-    for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
-        top = fields_by_key(Config).get(path[0])
-        if len(path) == 1 and (top is None or isinstance(top.default, BaseModel)):
-            continue
-        info = top
-        for part in path[1:]:
-            section = info.annotation if info is not None else None
-            info = fields_by_key(section).get(part)
-        value: Any = _env_value(info, environ[name])
-        for part in reversed(path):
-            value = {part: value}
-        layers.append((value, f"environment variable {name}"))
-    return layers
+    """One layer per ``MLSHARP_SECTION__KEY`` variable (see :mod:`mlsharp.config_sources`)."""
+    return _environment_layers(Config, ENV_PREFIX, os.environ if environ is None else environ)
 
 
 def load_config(

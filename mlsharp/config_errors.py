@@ -11,6 +11,10 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+class ConfigError(ValueError):
+    """A configuration problem, described in one line that names the key."""
+
+
 _TYPE_WORDS = {
     "bool_type": "expected true or false",
     "int_type": "expected an integer",

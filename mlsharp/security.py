@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 
 from fastapi import Request
 
-from mlsharp.config import Config, ConfigError
+from mlsharp.config import API_KEY_PATTERN, Config, ConfigError
 
 API_KEYS_ENV = "MLSHARP_API_KEYS"
-_KEY_RE = re.compile(r"[!-~]{16,}")
+_KEY_RE = re.compile(API_KEY_PATTERN)
 
 
 class ApiKeys:

@@ -40,8 +40,8 @@ from mlsharp.input_size import choose_side
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
 from mlsharp.storage import StorageError
+from sharpnet.config import F_PX_RANGE
 
-F_PX_RANGE = (1.0, 1e6)
 CHUNK = 1 << 20
 
 

@@ -16,6 +16,8 @@ LOGGER = logging.getLogger(__name__)
 MIN_INPUT_SIZE = 512
 MAX_INPUT_SIZE = 1536
 MAX_REQUEST_SIDE = 16384  # larger requested sides are refused as mistakes rather than snapped down
+F_PX_RANGE = (1.0, 1e6)  # focal lengths in pixels accepted from a user (outside: a typo, not a lens)
+CHECKPOINT_NAME = "sharp_2572gikvuh.pt"  # the file name of Apple's released weights
 INPUT_SIZE_STEP = 64  # a ViT tile is a quarter of the side and holds whole 16-pixel patches
 
 

@@ -24,7 +24,6 @@ from sharpnet.models import SharpNetwork, build_model
 from sharpnet.models.composer import GaussianTensors
 from sharpnet.options import InferenceOptions
 
-CHECKPOINT_NAME = "sharp_2572gikvuh.pt"
 
 
 class CheckpointError(ValueError):

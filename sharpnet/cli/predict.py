@@ -18,19 +18,27 @@ import sys
 import time
 from pathlib import Path
 
-from sharpnet.config import MAX_REQUEST_SIDE, ModelConfigError, checked_input_size, load_model_config
+from sharpnet.config import (
+    CHECKPOINT_NAME,
+    F_PX_RANGE,
+    MAX_REQUEST_SIDE,
+    ModelConfigError,
+    checked_input_size,
+    load_model_config,
+)
 from sharpnet.density import reduce_scene
 from sharpnet.io.atomic import write_atomic
 from sharpnet.io.depth import depth_map, depth_png16, depth_preview_png
 from sharpnet.io.registry import FORMATS, export_file, scene_from_gaussians
-from sharpnet.predictor import CHECKPOINT_NAME, CheckpointError, Predictor
+from sharpnet.predictor import CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
 from sharpnet.utils.photo_files import expand_photos, unique_name
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "model_assets" / CHECKPOINT_NAME
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(default_checkpoint: Path | None = None) -> argparse.ArgumentParser:
+    """``default_checkpoint``: where the caller keeps the weights (``app.py`` passes its
+    model_assets/ path; this package knows no app layout); without one --checkpoint is required."""
     parser = argparse.ArgumentParser(
         prog="app.py predict",
         description="Turn photos into SHARP 3D Gaussian scenes (.ply) without starting the server.",
@@ -40,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT_DIR",
                         help="directory for OUT_DIR/<photo stem>.ply (created if needed; a folder's "
                              "sub-folders are kept)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help=f"SHARP weights (default: model_assets/{CHECKPOINT_NAME})")
+    parser.add_argument("--checkpoint", type=Path, default=default_checkpoint, required=default_checkpoint is None,
+                        help=f"SHARP weights ({CHECKPOINT_NAME}; default: {default_checkpoint or 'none, required'})")
     parser.add_argument("--model-config", type=Path, metavar="JSON",
                         help="a model-config JSON describing a smaller network of the same architecture")
     parser.add_argument("--f-px", type=float, metavar="F",
@@ -77,12 +85,12 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) -> int:
+    args = build_parser(default_checkpoint).parse_args(argv)
     if not 0 < args.input_size <= MAX_REQUEST_SIDE:
         return _fail(f"--input-size must be a positive side in pixels, got {args.input_size}")
-    if args.f_px is not None and not 1.0 <= args.f_px <= 1e6:
-        return _fail(f"--f-px must be between 1 and 1e6 pixels, got {args.f_px}")
+    if args.f_px is not None and not F_PX_RANGE[0] <= args.f_px <= F_PX_RANGE[1]:
+        return _fail(f"--f-px must be between {F_PX_RANGE[0]:g} and {F_PX_RANGE[1]:g} pixels, got {args.f_px}")
     if args.checkpoint_segments < 1:
         return _fail(f"--checkpoint-segments must be at least 1, got {args.checkpoint_segments}")
     if args.max_gaussians is not None and args.max_gaussians < 1:

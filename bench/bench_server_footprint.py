@@ -2,7 +2,9 @@
 
     python bench/bench_server_footprint.py [--backend preview|sharp] [--full] [--runs 3]
 
-Starts ``python app.py`` (1 worker, own temporary folders) and measures, per run: seconds from
+First, in a fresh interpreter per run, the seconds to import the server and build its app (no
+workers) and the RSS after it. Then it starts ``python app.py`` (1 worker, own temporary folders)
+and measures, per run: seconds from
 spawning it to ``/api/health`` saying the model is loaded, the server process's RSS, its
 workers' RSS, and whether the server process has libtorch mapped (the server should not: it only
 routes requests; the workers import torch). ``--backend sharp`` serves a random-weights
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +34,26 @@ def maps_libtorch(pid: int) -> bool:
         return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return False
+
+
+BUILD = """
+import sys, time
+start = time.perf_counter()
+import app
+from mlsharp.config import build_config
+config, _ = build_config({"model": {"backend": "preview", "temp_dir": sys.argv[1]}, "cache": {"dir": sys.argv[1]},
+                          "logging": {"file": False}})
+app.MLSharpApp(config)
+rss = next(line for line in open("/proc/self/status") if line.startswith("VmRSS")).split()[1]
+print(f"{time.perf_counter() - start:.2f} {int(rss) / 1024:.0f} {'torch' in sys.modules}")
+"""
+
+
+def build_run(root: Path) -> tuple[float, float, bool]:
+    """Seconds to import the server and build its app (no workers), its RSS, whether torch came along."""
+    out = subprocess.run([sys.executable, "-c", BUILD, str(root)], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[0]), float(out[1]), out[2] == "True"
 
 
 def one_run(root: Path, model: dict) -> tuple[float, float, float, bool]:
@@ -74,6 +98,10 @@ def main() -> int:
             model = {"backend": "sharp", "checkpoint": str(TINY / "state_dict.pt"),
                      "model_config": str(TINY / "config.json")}
             label = "sharp, tiny golden network"
+        for run in range(args.runs):
+            seconds, mb, torch_loaded = build_run(root)
+            print(f"build {run + 1}: import + app in {seconds:.2f} s, RSS {mb:.0f} MB, torch imported: "
+                  f"{'yes' if torch_loaded else 'no'}", flush=True)
         rows = []
         for run in range(args.runs):
             rows.append(one_run(root / f"run{run}", model))

@@ -50,6 +50,7 @@ def file_chunks(path: Path) -> Iterator[bytes]:
         while chunk := handle.read(CHUNK):
             yield chunk
 
+
 __all__ = ["F_PX_RANGE", "PredictionService", "ServiceError"]
 
 

@@ -74,10 +74,14 @@ def test_jobs_are_polled_and_downloaded_through_the_prefix(proxied):
     assert proxied.get(status["result"]["url"]).status_code == 200
 
 
-def test_api_docs_load_their_schema_through_the_prefix(proxied):
+def test_api_docs_load_their_schema_and_assets_through_the_prefix(proxied):
     docs = proxied.get(f"{PREFIX}/docs")
-    assert docs.status_code == 200 and f"{PREFIX}/openapi.json" in docs.text
-    assert proxied.get(f"{PREFIX}/openapi.json").status_code == 200
+    assert docs.status_code == 200
+    names = re.findall(r'(?:href|src|data-openapi)="([^"#:]+)"', docs.text)
+    assert any(name.endswith("openapi.json") for name in names)
+    for name in names:  # relative to /mlsharp/docs, i.e. under /mlsharp/
+        assert not name.startswith("/"), f"{name} would escape the sub-path"
+        assert proxied.get(f"{PREFIX}/{name}").status_code == 200, name
 
 
 def test_configured_root_path_without_a_header_and_bad_headers_ignored(tmp_path):

@@ -108,8 +108,7 @@ class MLSharpApp:
         from mlsharp.engines.cluster_metrics import EngineCollector
 
         self.metrics.registry.register(EngineCollector(self.engine))
-        self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity,
-                                         device=self.device)
+        self.service = PredictionService(config, self.engine, self.metrics, lambda: self.models.spec.identity)
         self.engine.on_finish(self.service.job_finished)
         from mlsharp.tokens import verifier_from_config
         from mlsharp.tracking import Tracking
@@ -235,6 +234,7 @@ class MLSharpApp:
         self.uncached.load()
         await self.engine.start()
         status = self.models.status
+        self.service.device = self.models.device  # as the workers reported it (progressive default)
         self.metrics.set_app_info(__version__, status.name, self.models.device, status.identity)
         self.metrics.describe_gpu()
         self.metrics.set_input_size(cfg.inference.side)

@@ -86,7 +86,8 @@ class ModelManager:
         options = sharp_backend.options_for(cfg, "fp32")  # the workers set the device's precision
         spec = BackendSpec(
             name="sharp",
-            identity=sharp_backend.identity(checkpoint, model_config, "unresolved"),  # the worker's replaces it
+            # provisional (fp32 numerics): the workers name the identity of what they really run
+            identity=sharp_backend.identity(checkpoint, model_config, sharp_backend.numerics(options)),
             device=None,  # chosen by the workers from the mode
             checkpoint=str(checkpoint),
             model_config=str(model_config) if model_config else None,

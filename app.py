@@ -322,11 +322,9 @@ def _run_predict(argv: list[str]) -> int:
 
 
 def _run_export_onnx(argv: list[str]) -> int:
-    try:
-        from sharpnet.cli.export_onnx import main as export_main
-    except ImportError as exc:
-        return _fail(f"the export-onnx command is not available ({exc})")
-    return int(export_main(argv) or 0)
+    from sharpnet.cli.export_onnx import main as export_main
+
+    return int(export_main(argv, default_checkpoint=Config().checkpoint_path) or 0)
 
 
 def _download_model(config: Config) -> int:

@@ -15,18 +15,19 @@ import sys
 import time
 from pathlib import Path
 
-from sharpnet.cli.predict import DEFAULT_CHECKPOINT
 from sharpnet.config import ModelConfigError, checked_input_size, load_model_config
 from sharpnet.predictor import CheckpointError, Predictor
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(default_checkpoint: Path | None = None) -> argparse.ArgumentParser:
+    """``default_checkpoint`` comes from the caller (app.py); without one --checkpoint is required."""
     parser = argparse.ArgumentParser(prog="app.py export-onnx", description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
                         help="directory for the .onnx file(s) (created if needed)")
     parser.add_argument("--input-size", type=int, default=1536, metavar="N",
                         help="network input side the graph is made for: a multiple of 64 in 512..1536 (default 1536)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="SHARP weights")
+    parser.add_argument("--checkpoint", type=Path, default=default_checkpoint, required=default_checkpoint is None,
+                        help=f"SHARP weights (default: {default_checkpoint or 'none, required'})")
     parser.add_argument("--model-config", type=Path, metavar="JSON",
                         help="a model-config JSON describing a smaller network of the same architecture")
     parser.add_argument("--int8", action="store_true",
@@ -39,8 +40,8 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) -> int:
+    args = build_parser(default_checkpoint).parse_args(argv)
     from sharpnet.onnx_runtime import onnxruntime_missing
 
     missing = onnxruntime_missing()

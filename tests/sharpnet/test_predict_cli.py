@@ -54,7 +54,8 @@ def test_bad_format_or_density_is_a_one_line_error(tmp_path: Path, capsys):
     import pytest
 
     with pytest.raises(SystemExit) as exc:
-        main([str(tmp_path), "-o", str(tmp_path / "o"), "--format", "obj"])
+        main([str(tmp_path), "-o", str(tmp_path / "o"), "--format", "obj"], default_checkpoint=tmp_path / "w.pt")
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
-    assert main([str(tmp_path), "-o", str(tmp_path / "o"), "--max-gaussians", "0"]) == 2
+    assert main([str(tmp_path), "-o", str(tmp_path / "o"), "--max-gaussians", "0"],
+                default_checkpoint=tmp_path / "w.pt") == 2
     assert capsys.readouterr().err.startswith("error: --max-gaussians must be at least 1")

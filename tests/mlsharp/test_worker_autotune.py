@@ -61,6 +61,9 @@ def test_auto_tune_keeps_only_candidates_within_tolerance_and_remembers(tmp_path
     gpu = FakeGPU()
     monkeypatch.setattr(worker, "_gpu", gpu)
     monkeypatch.setattr(worker, "_backend", FakeBackend(gpu))
+    # No spec from an earlier test in this process: the worker then tunes for a GPU device, whose
+    # fast paths (channels_last) differ from a CPU's (int8).
+    monkeypatch.setattr(worker, "_spec", None)
     cache = tmp_path / "autotune.json"
     result = worker.auto_tune(32, 512, warmup_runs=1, test_runs=2, cache_path=str(cache))
     names = {m["name"] for m in result["candidates"]}

@@ -173,8 +173,10 @@ class PredictionService:
 
     # ------------------------------------------------------------------ prediction
 
-    async def predict(self, data: bytes, f_px: float | None = None, input_size: int | None = None) -> dict:
-        """Admission must already be held by the caller (see :meth:`admit`)."""
+    async def _validated(self, data: bytes, f_px: float | None,
+                         input_size: int | None) -> tuple[Any, dict | None]:
+        """The upload's job options (a refusal is counted, then raised) and the result it already
+        names, if any (counted as a success): the sync route and the job route answer alike."""
         start = time.perf_counter()
         try:
             options = await self._options(data, f_px, input_size)
@@ -184,6 +186,12 @@ class PredictionService:
         known = self._known(options, start)
         if known is not None:
             self._succeeded(known)
+        return options, known
+
+    async def predict(self, data: bytes, f_px: float | None = None, input_size: int | None = None) -> dict:
+        """Admission must already be held by the caller (see :meth:`admit`)."""
+        options, known = await self._validated(data, f_px, input_size)
+        if known is not None:
             return known
         job = await self.engine.submit(new_output_id(), options, data)
         return await self.engine.result(job.id, timeout=None)
@@ -200,15 +208,8 @@ class PredictionService:
         else:
             self.inflight += 1
         try:
-            start = time.perf_counter()
-            try:
-                options = await self._options(data, f_px, input_size)
-            except ServiceError as exc:
-                self._refused(exc)
-                raise
-            known = self._known(options, start)
+            options, known = await self._validated(data, f_px, input_size)
             if known is not None:
-                self._succeeded(known)
                 return await self.engine.submit_done(new_output_id(), known)
             options = replace(options, draft_side=self.draft_side(options.side))
             return await self.engine.submit(new_output_id(), options, data)

@@ -18,6 +18,7 @@ from loguru import logger
 from mlsharp.engines import JobOptions, JobSpec
 from mlsharp.engines.cluster import (ACTOR, QUEUE, connect, indexes, make_broker, redis_problem,
                                      settings_from, stores)
+from mlsharp.engines.flow import draft_fields
 from mlsharp.engines.redis_jobs import RedisJobs
 from mlsharp.errors import ServiceError
 from mlsharp.jobs import Job
@@ -106,7 +107,9 @@ class DramatiqEngine:
         index = self.cache if options.use_cache else self.uncached
         spec = JobSpec(job_id=job_id, photo=self.photos.uri(job_id), output=index.store.uri(f"{job_id}.ply"),
                        f_px=options.f_px, side=options.side, max_pixels=options.max_pixels,
-                       use_cache=options.use_cache, upload_key=options.upload_key)
+                       use_cache=options.use_cache, upload_key=options.upload_key,
+                       side_reason=options.side_reason,
+                       **draft_fields(options.draft_side, lambda out: index.store.uri(f"{out}.ply")))
         self.jobs.create(job_id, spec.to_dict())
         message = Message(queue_name=QUEUE, actor_name=ACTOR, args=(spec.to_dict(),), kwargs={}, options={})
         try:

@@ -101,7 +101,8 @@ class JobRunner:
         self.busy.set()
         try:
             result = asyncio.run(run_job(spec, _DirectSteps(self.settings, self._reporter(spec)),
-                                         self.cache, self.uncached, self._reporter(spec), start))
+                                         self.cache, self.uncached, self._reporter(spec), start,
+                                         on_draft=lambda draft: self.jobs.publish_draft(spec.job_id, draft)))
         except BadInput as exc:
             self.jobs.fail(spec.job_id, exc.status_code, exc.detail)
             self._end(spec)

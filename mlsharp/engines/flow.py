@@ -89,6 +89,18 @@ class AliasedIndex:
         return self.cache.get(key)
 
 
+def draft_fields(draft_side: int | None, output_uri: Callable[[str], str]) -> dict[str, Any]:
+    """The :class:`JobSpec` fields of a progressive job's draft: its own output id (and so its own
+    URLs), published at ``output_uri(id)``; none when the job is not progressive. Both engines
+    build their specs with it, so a draft looks the same whichever engine ran it."""
+    if not draft_side:
+        return {}
+    from mlsharp.cache import new_output_id
+
+    draft_id = new_output_id()
+    return {"draft_side": draft_side, "draft_id": draft_id, "draft_output": output_uri(draft_id)}
+
+
 async def run_draft(spec: JobSpec, prepared: Prepared, steps: Steps, cache: Any, outputs: Any,
                     report: Callable[[str], None], start: float, on_draft: Callable[[dict], None]) -> None:
     """Progressive inference: the scene at the draft side, indexed under its own id (cached like

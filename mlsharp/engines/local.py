@@ -15,10 +15,10 @@ from typing import Any
 
 from loguru import logger
 
-from mlsharp.cache import new_output_id, output_suffixes
+from mlsharp.cache import output_suffixes
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.engines import JobOptions, JobSpec
-from mlsharp.engines.flow import AliasedIndex, run_job
+from mlsharp.engines.flow import AliasedIndex, draft_fields, run_job
 from mlsharp.engines.task import Executed, Prepared, execute, prepare
 from mlsharp.errors import ServiceError
 from mlsharp.intake import BadInput
@@ -101,19 +101,11 @@ class LocalEngine:
                        output=self._output_uri(job_id, options.use_cache), f_px=options.f_px,
                        side=options.side, max_pixels=options.max_pixels, use_cache=options.use_cache,
                        upload_key=options.upload_key, side_reason=options.side_reason,
-                       **self._draft_fields(options))
+                       **draft_fields(options.draft_side, lambda out: self._output_uri(out, options.use_cache)))
         task = asyncio.create_task(self._run(job, spec), name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
         return job
-
-    def _draft_fields(self, options: JobOptions) -> dict:
-        """A progressive job's draft gets its own output id (and so its own URLs)."""
-        if not options.draft_side:
-            return {}
-        draft_id = new_output_id()
-        return {"draft_side": options.draft_side, "draft_id": draft_id,
-                "draft_output": self._output_uri(draft_id, options.use_cache)}
 
     async def submit_done(self, job_id: str, result: dict) -> Job:
         """A job answered from the cache before it needed a worker."""

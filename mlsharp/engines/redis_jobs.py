@@ -1,7 +1,7 @@
 """Job state in Redis, so any API server answers for work done by any worker.
 
-``<ns>:job:<id>`` is a hash (state, stage, rank, created, finished, attempts, worker, result,
-error, spec); ``<ns>:active`` the set of unfinished ids (its size is the cluster's queue depth,
+``<ns>:job:<id>`` is a hash (state, stage, rank, created, finished, attempts, worker, draft,
+result, error, spec); ``<ns>:active`` the set of unfinished ids (its size is the cluster's queue depth,
 used for admission); ``<ns>:dead`` the dead-lettered ids; ``<ns>:counters`` retries, requeues,
 dead letters; ``<ns>:workers`` a sorted set worker id -> last heartbeat with ``<ns>:worker:<id>``
 describing it. Stage moves and the final transition are Lua scripts: stages only move forward,
@@ -24,6 +24,19 @@ if tonumber(ARGV[2]) <= rank then return 0 end
 redis.call('hset', KEYS[1], 'stage', ARGV[1], 'rank', ARGV[2], 'state', 'running')
 return 1
 """
+# KEYS: job hash; ARGV: draft JSON, rank of the 'draft' stage. Like _ADVANCE, but the draft scene
+# and its stage land together, so no reader sees the stage without the scene (or a finished job
+# gain a draft).
+_DRAFT = """
+local state = redis.call('hget', KEYS[1], 'state')
+if not state or state == 'done' or state == 'error' or state == 'cancelled' then return 0 end
+redis.call('hset', KEYS[1], 'draft', ARGV[1])
+local rank = tonumber(redis.call('hget', KEYS[1], 'rank') or '0')
+if tonumber(ARGV[2]) > rank then
+  redis.call('hset', KEYS[1], 'stage', 'draft', 'rank', ARGV[2], 'state', 'running')
+end
+return 1
+"""
 # KEYS: job hash, active set; ARGV: state, field name, JSON, finished time, ttl seconds, job id
 _FINISH = """
 local state = redis.call('hget', KEYS[1], 'state')
@@ -40,6 +53,7 @@ class RedisJobs:
         self.client, self.ns, self.ttl_s = client, namespace, ttl_s
         self._advance = client.register_script(_ADVANCE)
         self._finish = client.register_script(_FINISH)
+        self._draft = client.register_script(_DRAFT)
 
     def _job(self, job_id: str) -> str:
         return f"{self.ns}:job:{job_id}"
@@ -78,6 +92,7 @@ class RedisJobs:
             "state": data["state"],
             "stage": data["stage"],
             "elapsed_s": round(max(0.0, end - created), 3),
+            "draft": json.loads(data["draft"]) if "draft" in data else None,
             "result": json.loads(data["result"]) if "result" in data else None,
             "error": json.loads(data["error"]) if "error" in data else None,
             "attempts": int(data.get("attempts", 0)),
@@ -115,6 +130,11 @@ class RedisJobs:
     def advance(self, job_id: str, stage: str) -> None:
         if stage in STAGE_ORDER:
             self._advance(keys=[self._job(job_id)], args=[stage, STAGE_ORDER.index(stage)])
+
+    def publish_draft(self, job_id: str, result: dict[str, Any]) -> bool:
+        """A progressive job's viewable draft scene (stage ``draft``); the final result replaces it.
+        False when the job had already finished (cancelled meanwhile): the draft is not shown."""
+        return bool(self._draft(keys=[self._job(job_id)], args=[json.dumps(result), STAGE_ORDER.index("draft")]))
 
     def is_finished(self, job_id: str) -> bool:
         state = self.client.hget(self._job(job_id), "state")

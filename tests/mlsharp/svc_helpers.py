@@ -32,6 +32,21 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def job_snapshots(client, job_id: str, deadline_s: float = 300.0) -> list[dict]:
+    """Every distinct (stage, has a draft) snapshot of a job until it ends, polled through the API
+    (progressive jobs: the draft's arrival is one of the changes); no fixed sleep decides anything."""
+    seen: list[dict] = []
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        snapshot = client.get(f"/api/jobs/{job_id}").json()
+        if not seen or (snapshot["stage"], snapshot["draft"] is None) != (seen[-1]["stage"], seen[-1]["draft"] is None):
+            seen.append(snapshot)
+        if snapshot["state"] in ("done", "error", "cancelled"):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish; last {seen[-1] if seen else None}")
+
+
 def zip_of(members: dict[str, bytes]) -> bytes:
     """A deflated zip archive holding ``members`` (name -> bytes)."""
     buffer = io.BytesIO()

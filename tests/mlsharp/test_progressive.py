@@ -3,14 +3,12 @@ both are cached; the synchronous route answers with the final scene only."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from fastapi.testclient import TestClient
 
 from app import MLSharpApp
 from sharpnet.utils.photo import load_photo
-from svc_helpers import png_bytes, service_config
+from svc_helpers import job_snapshots, png_bytes, service_config
 
 
 def _config(tiny_a_dir, tmp_path, **optimization):
@@ -20,27 +18,13 @@ def _config(tiny_a_dir, tmp_path, **optimization):
                           optimization={"progressive": True, "progressive_size": 512, **optimization})
 
 
-def _until_done(client, job_id, deadline_s=300.0):
-    """Every distinct snapshot of the job until it ends (polled; no fixed sleeps decide anything)."""
-    seen = []
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        snapshot = client.get(f"/api/jobs/{job_id}").json()
-        if not seen or (snapshot["stage"], snapshot["draft"] is None) != (seen[-1]["stage"], seen[-1]["draft"] is None):
-            seen.append(snapshot)
-        if snapshot["state"] in ("done", "error"):
-            return seen
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish; last {seen[-1]}")
-
-
 def test_draft_then_final_labelled_and_both_cached(tiny_a_dir, tmp_path):
     data = (tiny_a_dir / "input.png").read_bytes()
     owner = MLSharpApp(_config(tiny_a_dir, tmp_path))
     with TestClient(owner.app) as client:
         job = client.post("/api/jobs", files={"file": ("input.png", data, "image/png")}, data={"f_px": "520"})
         assert job.status_code == 202, job.text
-        seen = _until_done(client, job.json()["job_id"])
+        seen = job_snapshots(client, job.json()["job_id"])
         final = seen[-1]
         assert final["state"] == "done", final
         draft, result = final["draft"], final["result"]
@@ -61,7 +45,7 @@ def test_draft_then_final_labelled_and_both_cached(tiny_a_dir, tmp_path):
                                data={"f_px": "520", "input_size": "512"}).json()
         assert at_draft["cache_hit"] is True and at_draft["id"] == draft["id"]
         repeat = client.post("/api/jobs", files={"file": ("input.png", data, "image/png")}, data={"f_px": "520"})
-        again = _until_done(client, repeat.json()["job_id"])[-1]
+        again = job_snapshots(client, repeat.json()["job_id"])[-1]
         assert again["result"]["cache_hit"] is True and again["result"]["id"] == result["id"]
 
 

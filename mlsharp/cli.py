@@ -101,13 +101,15 @@ def fast_paths(parser: argparse.ArgumentParser) -> None:
                        help="input side of the draft scene (default 512)")
     group.add_argument("--dynamic-input-size", action="store_true", default=None,
                        help="choose each photo's input side from its resolution and the time budget")
+    group.add_argument("--max-batch-size", type=int, default=None, metavar="B",
+                       help="waiting photos of one input side a worker computes in one forward (default 1)")
 
 
 FAST_PATH_KEYS = {
     "enable_quantization": "optimization.enable_quantization", "channels_last": "optimization.channels_last",
     "compile": "optimization.compile", "runtime": "model.runtime", "progressive": "optimization.progressive",
     "progressive_size": "optimization.progressive_size",
-    "dynamic_input_size": "optimization.dynamic_input_size",
+    "dynamic_input_size": "optimization.dynamic_input_size", "max_batch_size": "optimization.max_batch_size",
 }
 
 

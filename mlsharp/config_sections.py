@@ -168,6 +168,9 @@ class OptimizationConfig(Section):
     time_budget_s: float = opt(
         0.0, "seconds one forward may take when dynamic_input_size chooses (0: no budget)", ge=0.0, le=86_400.0
     )
+    max_batch_size: int = opt(
+        1, "photos of the same input side that one worker computes in one forward when they are waiting for it (1: one at a time)", ge=1, le=64
+    )
 
 
 class PerformanceConfig(Section):

@@ -171,16 +171,26 @@ class WorkerPool:
     def idle_slots(self) -> int:
         return self._free.qsize()
 
+    async def acquire(self) -> _Slot:
+        """Wait for a free worker; it is exclusively the caller's until :meth:`release`.
+
+        For holders whose use does not fit one ``async with`` block (a batch of jobs keeps its
+        slot until its last job is done); everyone else uses :meth:`slot`."""
+        if self._closed:
+            raise RuntimeError("the worker pool is shut down")
+        return await self._free.get()
+
+    def release(self, slot: _Slot) -> None:
+        self._free.put_nowait(slot)
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[_Slot]:
         """Wait for a free worker; it is exclusively the caller's until the block exits."""
-        if self._closed:
-            raise RuntimeError("the worker pool is shut down")
-        slot = await self._free.get()
+        slot = await self.acquire()
         try:
             yield slot
         finally:
-            self._free.put_nowait(slot)
+            self.release(slot)
 
     async def run_on(
         self,

@@ -38,6 +38,9 @@ class PredictResponse(BaseModel):
     timings: Timings
     processing_time: float = Field(description="Same as timings.total (kept for older scripts)")
     cache_hit: bool
+    batch_size: int | None = Field(
+        None, description="Photos computed in the same forward as this one (optimization.max_batch_size; "
+                          "null on a cache hit)")
     url: str = Field(description="Download URL of the .ply")
     viewer_url: str = Field(description="URL of the same scene as .spz (converted on first request)")
     downloads: dict[str, str] = Field(

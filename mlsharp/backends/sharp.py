@@ -123,3 +123,9 @@ class SharpBackend:
         prediction = self.predictor.predict(rgb, f_px, input_size)
         self.last_forward_s = prediction.timings.get("inference")
         return prediction.gaussians
+
+    def predict_batch(self, rgbs: list[np.ndarray], f_pxs: list[float], input_size: int) -> list[Gaussians]:
+        """Several photos at one input side through one forward (``optimization.max_batch_size``)."""
+        predictions = self.predictor.predict_batch(rgbs, f_pxs, input_size)
+        self.last_forward_s = predictions[0].timings.get("inference")
+        return [p.gaussians for p in predictions]

@@ -28,8 +28,9 @@ class Steps(Protocol):
                       on_stage: Callable[[str], Any] | None = None) -> Executed: ...
 
 
-def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict:
-    """The answer of ``/api/predict`` and a finished job's ``result``."""
+def response(output_id: str, meta: dict, timings: dict, cache_hit: bool, batch_size: int | None = None) -> dict:
+    """The answer of ``/api/predict`` and a finished job's ``result``; ``batch_size``: photos that
+    shared this one's forward (``None`` for a cache hit, which had none)."""
     backend = meta["backend"]
     return {
         "id": output_id,
@@ -46,6 +47,7 @@ def response(output_id: str, meta: dict, timings: dict, cache_hit: bool) -> dict
         "timings": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
         "processing_time": round(timings["total"], 4),
         "cache_hit": cache_hit,
+        "batch_size": batch_size,
         "draft": False,  # True only on a progressive job's draft scene (its job's "draft" field)
         "url": f"/api/outputs/{output_id}.ply",
         "viewer_url": f"/api/outputs/{output_id}.spz",
@@ -120,7 +122,7 @@ async def run_draft(spec: JobSpec, prepared: Prepared, steps: Steps, cache: Any,
         stored = index.put(prepared.draft_key if spec.use_cache else spec.draft_id, spec.draft_id, meta)
         timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
                    "total": time.perf_counter() - start, "forward": done.forward}
-        result = response(stored.output_id, stored.meta, timings, cache_hit=False)
+        result = response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size)
     on_draft({**result, "draft": True})
 
 
@@ -149,4 +151,4 @@ async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
     stored = index.put(prepared.key if spec.use_cache else spec.job_id, spec.job_id, meta)
     timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
                "total": time.perf_counter() - start, "forward": done.forward}
-    return response(stored.output_id, stored.meta, timings, cache_hit=False)
+    return response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size)

@@ -3,7 +3,9 @@
 Jobs are asyncio tasks over :class:`mlsharp.jobs.JobStore` (in memory; a restart forgets them, as
 it always did). A photo in flight is a file under the run folder, deleted when its job ends; the
 worker reads it from there, so the server never decodes a photo itself. Both steps of a job run
-in the same pool slot, which is what keeps the decoded photo in that worker between them.
+in the same pool slot, which is what keeps the decoded photo in that worker between them; with
+``optimization.max_batch_size`` above 1, jobs waiting for a slot may share one and its forward
+(:mod:`mlsharp.engines.batching`).
 """
 
 from __future__ import annotations
@@ -18,27 +20,14 @@ from loguru import logger
 from mlsharp.cache import output_suffixes
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.engines import JobOptions, JobSpec
+from mlsharp.engines.batching import Gatherer
 from mlsharp.engines.flow import AliasedIndex, draft_fields, run_job
-from mlsharp.engines.task import Executed, Prepared, execute, prepare
 from mlsharp.errors import ServiceError
 from mlsharp.intake import BadInput
 from mlsharp.jobs import Job, JobStore, JobStoreFull
 from mlsharp.pool import TaskTimeout, WorkerCrashed
 from mlsharp.storage import S3Settings
 from mlsharp.storage.directory import DirectoryStore
-
-
-class _PoolSteps:
-    def __init__(self, pool: Any, slot: Any, timeout: float | None, on_stage: Any,
-                 s3: S3Settings | None) -> None:
-        self.pool, self.slot, self.timeout, self.on_stage, self.s3 = pool, slot, timeout, on_stage, s3
-
-    async def prepare(self, spec: JobSpec) -> Prepared:
-        return await self.pool.run_on(self.slot, prepare, spec, self.s3, timeout=self.timeout)
-
-    async def execute(self, spec: JobSpec, keep_photo: bool = False, on_stage: Any = None) -> Executed:
-        return await self.pool.run_on(self.slot, execute, spec, self.s3, None, keep_photo,
-                                      on_stage=on_stage or self.on_stage, timeout=self.timeout)
 
 
 class LocalEngine:
@@ -57,6 +46,8 @@ class LocalEngine:
         self._on_finish: Any = lambda result, error: None
         self._on_lookup = on_lookup or (lambda hit: None)
         self._tasks: dict[str, asyncio.Task] = {}
+        self.gatherer = Gatherer(lambda: self.models.pool, config.optimization.max_batch_size, s3=s3,
+                                 timeout=config.performance.predict_timeout, discard=self._discard)
 
     def on_finish(self, listener: Any) -> None:
         """``listener(result, error)`` hears every job this engine ends (counts, metrics)."""
@@ -75,6 +66,7 @@ class LocalEngine:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
+        await self.gatherer.close()
         await self.models.stop()
 
     # ------------------------------------------------------------------ jobs
@@ -143,14 +135,13 @@ class LocalEngine:
             self.photos.delete(job.id)
 
     async def _attempt(self, job: Job, spec: JobSpec, start: float) -> dict:
-        pool = self.models.pool
-        if pool is None:
+        if self.models.pool is None:
             raise self._not_loaded()
-        timeout = self.config.performance.predict_timeout
-        async with pool.slot() as slot:
-            steps = _PoolSteps(pool, slot, timeout, job.advance, self.s3)
+        group, member = await self.gatherer.join(spec, job.advance)  # a worker, maybe shared (a batch)
+        cancelled = False
+        try:
             try:
-                return await run_job(spec, steps, self.cache, self.uncached, job.advance, start,
+                return await run_job(spec, group.steps(member), self.cache, self.uncached, job.advance, start,
                                      on_lookup=self._on_lookup, on_draft=job.publish_draft)
             except BadInput as exc:
                 raise ServiceError(exc.status_code, exc.detail) from None
@@ -174,12 +165,13 @@ class LocalEngine:
                 raise ServiceError(507, reason, outcome="error") from None
             except asyncio.CancelledError:
                 self._discard(spec)
-                if job.cancel_reason == "cancelled":  # stop the work too, not only the waiting
-                    slot.rebuild("its job was cancelled")
+                cancelled = job.cancel_reason == "cancelled"  # stop the work too, not only the waiting
                 raise
             except BaseException:
                 self._discard(spec)
                 raise
+        finally:
+            group.leave(member, cancelled)
 
     def _discard(self, spec: JobSpec) -> None:
         final = Path(spec.output)

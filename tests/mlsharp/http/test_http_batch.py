@@ -100,7 +100,7 @@ def test_the_request_body_limit_of_a_batch_is_its_own(client):
 
 
 def test_cancel_a_batch(client, monkeypatch):
-    monkeypatch.setattr("mlsharp.engines.local.execute", hang_task)
+    monkeypatch.setattr("mlsharp.engines.batching.execute", hang_task)
     files = [("files", (f"c{i}.png", unique_png(330 + i), "image/png")) for i in range(3)]
     batch_id = client.post("/api/batch", files=files).json()["batch_id"]
     response = client.delete(f"/api/batch/{batch_id}")

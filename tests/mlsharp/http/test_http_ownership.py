@@ -133,7 +133,7 @@ def test_webhook_urls_are_checked_before_the_job_is_accepted(client, owner):
 
 
 def test_cancel_of_a_running_and_a_queued_job(client, owner, monkeypatch):
-    monkeypatch.setattr("mlsharp.engines.local.execute", hang_task)
+    monkeypatch.setattr("mlsharp.engines.batching.execute", hang_task)
     running = submit(client, A, 106)
     poll(client, running, A, until=("running",))
     queued = submit(client, A, 107)  # one worker, busy: this one waits
@@ -153,7 +153,7 @@ def test_cancel_of_a_running_and_a_queued_job(client, owner, monkeypatch):
 
 
 def test_the_per_caller_queue_cap_is_429(client, monkeypatch):
-    monkeypatch.setattr("mlsharp.engines.local.execute", hang_task)
+    monkeypatch.setattr("mlsharp.engines.batching.execute", hang_task)
     jobs = [submit(client, B, 200 + i) for i in range(3)]
     response = client.post("/api/jobs", headers=B, files={"file": ("p.png", unique_png(210), "image/png")})
     assert response.status_code == 429 and "max_queued_per_caller" in response.json()["detail"]

@@ -202,7 +202,7 @@ def test_rate_limit_is_429_with_retry_after(client, owner, photo_png):
 
 def test_worker_crash_fails_that_request_and_the_next_succeeds(client, owner, monkeypatch):
     restarts = owner.models.pool.restarts
-    monkeypatch.setattr("mlsharp.engines.local.execute", crash_task)
+    monkeypatch.setattr("mlsharp.engines.batching.execute", crash_task)
     assert_error(upload(client, unique_png(8)), 500, "worker process died")
     monkeypatch.undo()
     assert owner.models.pool.restarts == restarts + 1
@@ -213,7 +213,7 @@ def test_worker_crash_fails_that_request_and_the_next_succeeds(client, owner, mo
 
 
 def test_a_prediction_past_the_timeout_is_504(client, monkeypatch):
-    monkeypatch.setattr("mlsharp.engines.local.execute", hang_task)
+    monkeypatch.setattr("mlsharp.engines.batching.execute", hang_task)
     assert_error(upload(client, unique_png(9)), 504, "longer than 3 s")
     monkeypatch.undo()
     assert upload(client, unique_png(9)).status_code == 200

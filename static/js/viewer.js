@@ -99,6 +99,16 @@ export class SceneViewer {
     }
   }
 
+  /**
+   * The view as a PNG data URL, drawn and read in one task (the drawing buffer is intact then).
+   * Tests read pixels this way instead of through a compositor screenshot, which can stall a
+   * software-rendered, loaded machine past chromedriver's 10 s renderer limit.
+   */
+  capture() {
+    this.renderer.render(this.scene, this.camera);
+    return this.canvas.toDataURL("image/png");
+  }
+
   /** Right after a draw (same task, so the drawing buffer is intact): are splats on screen? */
   checkFirstFrame() {
     const gl = this.renderer.getContext();

@@ -15,8 +15,9 @@ import pytest
 
 from ui_helpers import (
     REPO_ROOT,
+    canvas_image,
     chromium_paths,
-    element_image,
+    keep_screenshot,
     lit_fraction,
     make_driver,
     mean_abs_diff,
@@ -109,8 +110,8 @@ def test_photo_to_scene_to_download(browser, service, photo, downloads) -> None:
     assert info["source"] == "result" and info["numSplats"] > 10000 and not info["blank"]
 
     OUT.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(OUT / "scene.png"))
-    canvas = element_image(browser.find_element("id", "viewer-canvas"))
+    keep_screenshot(browser, OUT / "scene.png")
+    canvas = canvas_image(browser)
     canvas.save(OUT / "scene-canvas.png")
     assert lit_fraction(canvas) > 0.3, "the viewer canvas is (nearly) blank"
 
@@ -141,7 +142,7 @@ def test_photo_to_scene_to_download(browser, service, photo, downloads) -> None:
         lambda d: (d.execute_script("return window.__viewerInfo") or {}).get("source") == "file"
         and d.execute_script("return window.__viewerState") == "ready")
     wait_idle(browser)
-    from_ply = element_image(browser.find_element("id", "viewer-canvas"))
+    from_ply = canvas_image(browser)
     from_ply.save(OUT / "scene-from-ply.png")
     assert mean_abs_diff(from_ply, canvas) < 6.0
 
@@ -162,7 +163,7 @@ def test_viewer_controls_keyboard_fly_and_splat_scale(browser, service, photo) -
     generate(browser, photo)
     position = "return window.__mlsharpViewer.camera.position.toArray()"
     canvas = browser.find_element("id", "viewer-canvas")
-    before = element_image(canvas)
+    before = canvas_image(browser)
 
     canvas.click()
     canvas.send_keys("v")  # fly mode
@@ -186,7 +187,7 @@ def test_viewer_controls_keyboard_fly_and_splat_scale(browser, service, photo) -
     assert browser.execute_script("return window.__mlsharpViewer.splatScale.value") == pytest.approx(0.2)
     assert browser.find_element("id", "scale-output").text.startswith("0.20")
     wait_idle(browser)
-    assert mean_abs_diff(element_image(canvas), before) > 1.0
+    assert mean_abs_diff(canvas_image(browser), before) > 1.0
 
     # Every control in the toolbar is reachable with Tab and has a name.
     for control in browser.find_elements("css selector", ".toolbar button, .toolbar input"):
@@ -255,6 +256,6 @@ def test_phone_sized_window(browser, service, photo) -> None:
             right = control.location["x"] + control.size["width"]
             assert right <= 390, f"{control.text!r} sticks out of the screen"
         OUT.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(OUT / "phone.png"))
+        keep_screenshot(browser, OUT / "phone.png")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from test_browser import LOAD_TIMEOUT, browser, downloads, generate, open_page, photo, service  # noqa: F401
-from ui_helpers import chromium_paths, element_image, lit_fraction, mean_abs_diff, wait_for_file, wait_idle
+from ui_helpers import canvas_image, chromium_paths, lit_fraction, mean_abs_diff, wait_for_file, wait_idle
 
 PATHS = chromium_paths()
 pytestmark = pytest.mark.skipif(isinstance(PATHS, str), reason=str(PATHS))
@@ -56,7 +56,7 @@ def test_export_panel_sizes_density_html_video_screenshot(browser, service, phot
         s.append(new Option('10k', '10000')); s.value = '10000'; s.dispatchEvent(new Event('change'));""")
     wait_until(browser, "return window.__viewerState === 'ready' && window.__viewerInfo.numSplats === 10000")
     wait_idle(browser)
-    assert lit_fraction(element_image(browser.find_element("id", "viewer-canvas"))) > 0.2
+    assert lit_fraction(canvas_image(browser)) > 0.2
     browser.execute_script("""
         const s = document.getElementById('density-select'); s.value = ''; s.dispatchEvent(new Event('change'));""")
     wait_until(browser, f"return window.__viewerState === 'ready' && window.__viewerInfo.numSplats === {full}")
@@ -82,7 +82,7 @@ def test_export_panel_sizes_density_html_video_screenshot(browser, service, phot
             browser.execute_script("return window.__viewerInfo")
         assert browser.execute_script("return window.__viewerInfo.numSplats") == full
         wait_idle(browser)
-        drawn = element_image(browser.find_element("id", "c"))
+        drawn = canvas_image(browser)
         assert lit_fraction(drawn) > 0.2
         browser.find_element("id", "fly").click()
         assert browser.execute_script("return window.__mlsharpViewer.flying") is True

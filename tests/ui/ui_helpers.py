@@ -6,6 +6,7 @@ up with another test folder's helpers.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import signal
@@ -114,8 +115,30 @@ def wait_idle(driver, deadline_s: float = 120.0) -> None:
     WebDriverWait(driver, deadline_s, poll_frequency=0.25).until(settled)
 
 
-def element_image(element) -> Image.Image:
-    return Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+def canvas_image(driver) -> Image.Image:
+    """The viewer's current frame, read by the page itself (``SceneViewer.capture``).
+
+    Not an element screenshot: that needs a compositor frame, and on a loaded 2-core machine with
+    software WebGL Chromium can miss chromedriver's 10 s renderer limit waiting for one.
+    """
+    url = driver.execute_script("return window.__mlsharpViewer.capture()")
+    header, _, data = url.partition(",")
+    assert header == "data:image/png;base64", header[:40]
+    return Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+
+
+def keep_screenshot(driver, path: Path) -> None:
+    """A page screenshot for people to look at afterwards; never a test's evidence.
+
+    Best effort: under load Chromium may not produce a compositor frame within chromedriver's
+    10 s, and a missing picture must not fail a run whose assertions all read the canvas.
+    """
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        driver.save_screenshot(str(path))
+    except TimeoutException:
+        print(f"screenshot {path.name} skipped: the renderer was busy")
 
 
 def lit_fraction(image: Image.Image, background=BACKGROUND, tolerance: int = 24) -> float:

@@ -2,9 +2,11 @@
 // viewer.js) and the scene (SPZ, base64), which opens offline from the file system.
 //
 // How it runs without a server: each ES module is stored base64-encoded; a small classic
-// script decodes them into blob: URLs, rewrites the one relative import (three.module.js ->
-// three.core.js) to its blob URL, installs an import map naming the others, then starts a
+// script decodes them into blob: URLs (where a relative import cannot resolve), rewrites the
+// relative imports (three.module.js -> three.core.js to its blob URL; our modules' "./x.js" to
+// the import-map name "mlsharp/x"), installs an import map naming the modules, then starts a
 // module that builds the same SceneViewer the page uses (orbit and fly controls alike).
+// Every module viewer.js imports, directly or not, must be listed in MODULES.
 
 const MODULES = [
   // [import-map name or null, path under static/]
@@ -13,6 +15,7 @@ const MODULES = [
   ["three/addons/controls/OrbitControls.js", "vendor/three/examples/jsm/controls/OrbitControls.js"],
   ["three/addons/postprocessing/Pass.js", "vendor/three/examples/jsm/postprocessing/Pass.js"],
   ["@sparkjsdev/spark", "vendor/spark/dist/spark.module.js"],
+  ["mlsharp/fly", "js/fly.js"],
   ["mlsharp/viewer", "js/viewer.js"],
 ];
 
@@ -30,9 +33,14 @@ function escapeHtml(text) {
 const LOADER = `
 const decode = (id) => new TextDecoder().decode(Uint8Array.from(atob(document.getElementById(id).textContent), (c) => c.charCodeAt(0)));
 const urls = {};
-for (const node of document.querySelectorAll("script[data-module]")) {
+const nodes = [...document.querySelectorAll("script[data-module]")];
+const ours = nodes.map((node) => node.dataset.module).filter((name) => name.startsWith("mlsharp/"));
+for (const node of nodes) {
   let text = decode(node.id);
   if (node.dataset.module === "three") text = text.split("'./three.core.js'").join(JSON.stringify(urls["three/core"]));
+  if (node.dataset.module.startsWith("mlsharp/")) {
+    for (const name of ours) text = text.split('"./' + name.slice(8) + '.js"').join(JSON.stringify(name));
+  }
   urls[node.dataset.module] = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
 }
 const map = document.createElement("script");

@@ -13,6 +13,7 @@
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { SparkRenderer, SplatMesh, SplatFileType, dyno } from "@sparkjsdev/spark";
+import { FlyControls } from "./fly.js";
 
 const UP = new THREE.Vector3(0, -1, 0); // OpenCV: y points down, so "up" is -y
 const FORWARD = new THREE.Vector3(0, 0, 1);
@@ -20,8 +21,6 @@ const BACKGROUND = new THREE.Color(0x14161b);
 const DEFAULT_FOV = 60;
 const SAMPLE_LIMIT = 200000; // centres kept for the scene's extent and depth
 const READY_TIMEOUT_MS = 120000;
-const LOOK_SPEED = 0.004; // radians per pixel dragged in fly mode
-const KEY_LOOK_SPEED = 1.2; // radians per second with arrow keys in fly mode
 
 function publishState(state, info) {
   window.__viewerState = state;
@@ -58,15 +57,15 @@ export class SceneViewer {
     this.photo = null; // {fPx, width, height} of the source photo, when known
     this.pivotDepth = 2;
     this.bounds = null;
-    this.flying = false;
-    this.keys = new Set();
     this.pendingFrames = 0;
     this.rafId = 0;
     this.lastTick = 0;
     this.loadToken = 0;
     this.firstFrame = null;
 
-    this.installFlyControls();
+    this.fly = new FlyControls({ camera: this.camera, canvas, up: UP, onChange: () => this.requestRender(),
+      depth: () => this.pivotDepth });
+    canvas.addEventListener("pointerdown", () => canvas.focus({ preventScroll: true })); // keys reach the canvas
     new ResizeObserver(() => this.resize()).observe(canvas.parentElement);
     this.resize();
     publishState("idle", { numSplats: 0 });
@@ -88,7 +87,7 @@ export class SceneViewer {
     this.rafId = 0;
     const dt = this.lastTick ? Math.min(0.1, (now - this.lastTick) / 1000) : 0;
     this.lastTick = now;
-    const moving = this.flying ? this.updateFly(dt) : this.orbit.update();
+    const moving = this.flying ? this.fly.update(dt) : this.orbit.update();
     this.renderer.render(this.scene, this.camera);
     if (this.firstFrame) this.checkFirstFrame();
     this.pendingFrames = Math.max(0, this.pendingFrames - 1);
@@ -310,13 +309,16 @@ export class SceneViewer {
     this.requestRender();
   }
 
-  // ------------------------------------------------------------------ fly mode (WASD + mouse)
+  // ------------------------------------------------------------------ fly mode (static/js/fly.js)
+
+  get flying() {
+    return this.fly.active;
+  }
 
   setFlying(on) {
     this.ensureMeasured(); // fly speed and the orbit pivot scale with the scene
-    this.flying = on;
+    this.fly.setActive(on);
     this.orbit.enabled = !on;
-    this.keys.clear();
     if (!on) {
       // Orbit around the point straight ahead, at the scene's typical depth.
       const ahead = this.camera.getWorldDirection(new THREE.Vector3());
@@ -324,63 +326,5 @@ export class SceneViewer {
       this.orbit.update();
     }
     this.requestRender();
-  }
-
-  installFlyControls() {
-    let dragging = null;
-    this.canvas.addEventListener("pointerdown", (e) => {
-      this.canvas.focus({ preventScroll: true });
-      if (!this.flying || e.button !== 0) return;
-      dragging = { x: e.clientX, y: e.clientY };
-      this.canvas.setPointerCapture(e.pointerId);
-    });
-    this.canvas.addEventListener("pointermove", (e) => {
-      if (!dragging) return;
-      this.look(e.clientX - dragging.x, e.clientY - dragging.y);
-      dragging = { x: e.clientX, y: e.clientY };
-    });
-    const stop = () => { dragging = null; };
-    this.canvas.addEventListener("pointerup", stop);
-    this.canvas.addEventListener("pointercancel", stop);
-    this.canvas.addEventListener("keydown", (e) => {
-      if (!this.flying || e.ctrlKey || e.metaKey || e.altKey) return;
-      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-      if ("wasdqe".includes(key) || key.startsWith("Arrow") || key === "Shift") {
-        this.keys.add(key);
-        e.preventDefault();
-        this.requestRender();
-      }
-    });
-    this.canvas.addEventListener("keyup", (e) => {
-      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-      this.keys.delete(key);
-    });
-    this.canvas.addEventListener("blur", () => this.keys.clear());
-  }
-
-  /** Yaw about the world's vertical, pitch about the camera's right axis (clamped near the poles). */
-  look(dx, dy) {
-    this.camera.rotateOnWorldAxis(UP, -dx * LOOK_SPEED);
-    const forward = this.camera.getWorldDirection(new THREE.Vector3());
-    const pitch = Math.asin(THREE.MathUtils.clamp(forward.dot(UP), -1, 1));
-    const next = THREE.MathUtils.clamp(pitch - dy * LOOK_SPEED, -1.45, 1.45);
-    this.camera.rotateX(next - pitch);
-    this.requestRender();
-  }
-
-  updateFly(dt) {
-    if (!this.keys.size) return false;
-    const k = this.keys;
-    const speed = this.pivotDepth * 0.5 * (k.has("Shift") ? 4 : 1) * dt;
-    const move = new THREE.Vector3(
-      (k.has("d") ? 1 : 0) - (k.has("a") ? 1 : 0),
-      (k.has("e") ? 1 : 0) - (k.has("q") ? 1 : 0),
-      (k.has("s") ? 1 : 0) - (k.has("w") ? 1 : 0),
-    );
-    if (move.lengthSq() > 0) this.camera.translateOnAxis(move.normalize(), speed);
-    const yaw = (k.has("ArrowRight") ? 1 : 0) - (k.has("ArrowLeft") ? 1 : 0);
-    const pitch = (k.has("ArrowDown") ? 1 : 0) - (k.has("ArrowUp") ? 1 : 0);
-    if (yaw || pitch) this.look((yaw * KEY_LOOK_SPEED * dt) / LOOK_SPEED, (pitch * KEY_LOOK_SPEED * dt) / LOOK_SPEED);
-    return true;
   }
 }

@@ -75,6 +75,9 @@ export const STRINGS = {
     "viewer.fly": "Fly mode",
     "viewer.flyTitle": "WASD to move, Q/E down/up, drag or arrows to look, Shift for speed (V)",
     "viewer.orbitMode": "Orbit mode",
+    "viewer.freeOrbit": "Free orbit",
+    "viewer.freeOrbitTitle":
+      "Orbit without limits. A scene made from one photo only holds up near the photo's viewpoint, so by default the view stays within about 25° of it",
     "viewer.splatScale": "Splat size",
     "viewer.fullscreen": "Fullscreen",
     "viewer.exitFullscreen": "Exit fullscreen",
@@ -174,6 +177,8 @@ export const STRINGS = {
     "viewer.fly": "飞行模式",
     "viewer.flyTitle": "WASD 移动，Q/E 下降/上升，拖动或方向键转向，Shift 加速（V）",
     "viewer.orbitMode": "环绕模式",
+    "viewer.freeOrbit": "自由环绕",
+    "viewer.freeOrbitTitle": "不受限制地环绕。单张照片生成的场景只在照片视角附近成立，因此默认视角保持在其约 25° 范围内",
     "viewer.splatScale": "泼溅大小",
     "viewer.fullscreen": "全屏",
     "viewer.exitFullscreen": "退出全屏",

@@ -390,7 +390,7 @@ function viewerStatus(state, info) {
   $("viewer-loading").hidden = state !== "loading";
   $("viewer-empty").hidden = true;
   const ready = state === "ready";
-  for (const id of ["reset-button", "fit-button", "fly-button", "scale-input"]) $(id).disabled = !ready;
+  for (const id of ["reset-button", "fit-button", "fly-button", "free-orbit-button", "scale-input"]) $(id).disabled = !ready;
   if (ready) ui.viewerInfo = info;
   renderViewerStats();
 }
@@ -478,6 +478,10 @@ function setupViewerControls() {
   $("reset-button").addEventListener("click", () => viewer.resetView());
   $("fit-button").addEventListener("click", () => viewer.fitScene());
   $("fly-button").addEventListener("click", toggleFly);
+  $("free-orbit-button").addEventListener("click", () => {
+    viewer.setFreeOrbit(!viewer.freeOrbit); // kept for the next scenes too
+    $("free-orbit-button").setAttribute("aria-pressed", String(viewer.freeOrbit));
+  });
   const scale = $("scale-input");
   scale.addEventListener("input", () => {
     const value = Number(scale.value);

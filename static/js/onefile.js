@@ -16,6 +16,8 @@ const MODULES = [
   ["three/addons/postprocessing/Pass.js", "vendor/three/examples/jsm/postprocessing/Pass.js"],
   ["@sparkjsdev/spark", "vendor/spark/dist/spark.module.js"],
   ["mlsharp/fly", "js/fly.js"],
+  ["mlsharp/orbit", "js/orbit.js"],
+  ["mlsharp/perf", "js/perf.js"],
   ["mlsharp/viewer", "js/viewer.js"],
 ];
 
@@ -62,6 +64,7 @@ const viewer = new SceneViewer($("c"));
 window.__mlsharpViewer = viewer;
 $("reset").onclick = () => viewer.resetView();
 $("fly").onclick = () => { viewer.setFlying(!viewer.flying); $("fly").setAttribute("aria-pressed", String(viewer.flying)); };
+$("free").onclick = () => { viewer.setFreeOrbit(!viewer.freeOrbit); $("free").setAttribute("aria-pressed", String(viewer.freeOrbit)); };
 window.addEventListener("keydown", (e) => {
   if (viewer.flying || e.ctrlKey || e.metaKey) return;
   if (e.key === "r") viewer.resetView();
@@ -91,7 +94,7 @@ button { background: #2b3040; color: inherit; border: 1px solid #4a5168; border-
 button[aria-pressed="true"] { background: #4a6cf7; }
 </style></head>
 <body><div id="stage"><canvas id="c" tabindex="0" aria-label="${escapeHtml(title)}"></canvas></div>
-<div class="bar"><button id="reset" type="button">Reset view (R)</button><button id="fly" type="button" aria-pressed="false">Fly mode (WASD, Q/E)</button>
+<div class="bar"><button id="reset" type="button">Reset view (R)</button><button id="fly" type="button" aria-pressed="false">Fly mode (WASD, Q/E)</button><button id="free" type="button" aria-pressed="false" title="By default the view stays near the photo's viewpoint, where the scene holds up">Free orbit</button>
 <span>Drag to orbit, scroll to zoom, right-drag to pan.</span></div>
 <script type="application/json" id="scene-meta">${JSON.stringify({ camera }).replace(/</g, "\\u003c")}</script>
 <script type="text/plain" id="scene">${toBase64(spzBytes)}</script>

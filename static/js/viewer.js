@@ -11,9 +11,10 @@
 // and window.__viewerState / window.__viewerInfo; "ready" means a frame with splats on screen.
 
 import * as THREE from "three";
-import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { SparkRenderer, SplatMesh, SplatFileType, dyno } from "@sparkjsdev/spark";
 import { FlyControls } from "./fly.js";
+import { BoundedOrbitControls } from "./orbit.js";
+import { RenderSpeed } from "./perf.js";
 
 const UP = new THREE.Vector3(0, -1, 0); // OpenCV: y points down, so "up" is -y
 const FORWARD = new THREE.Vector3(0, 0, 1);
@@ -46,56 +47,84 @@ export class SceneViewer {
     this.spark = new SparkRenderer({ renderer: this.renderer, onDirty: () => this.requestRender() });
     this.scene.add(this.spark);
 
-    this.orbit = new OrbitControls(this.camera, canvas);
-    this.orbit.enableDamping = true;
-    this.orbit.dampingFactor = 0.12;
+    this.orbit = new BoundedOrbitControls(this.camera, canvas); // static/js/orbit.js
     this.orbit.listenToKeyEvents(canvas); // arrows pan, Shift/Ctrl+arrows orbit
-    this.orbit.addEventListener("change", () => this.requestRender());
+    // Input moves the camera between frames and asks for one; the frame loop's own update()
+    // decides by itself whether to go on (see tick), so its "change" events are not re-arming it.
+    this.orbit.addEventListener("change", () => { if (!this.ticking) this.requestRender(); });
+    this.ticking = false;
+    this.recording = false; // set by recorder.js: it drives the camera, the orbit keeps out
 
     this.splatScale = dyno.dynoFloat(1.0);
     this.mesh = null;
     this.photo = null; // {fPx, width, height} of the source photo, when known
     this.pivotDepth = 2;
+    this.nearDepth = null; // depth of the nearest content (2% quantile), once measured
     this.bounds = null;
     this.pendingFrames = 0;
     this.rafId = 0;
     this.lastTick = 0;
     this.loadToken = 0;
     this.firstFrame = null;
+    this.speed = new RenderSpeed(this.renderer.getContext()); // static/js/perf.js
+    this.speed.listen(() => publishState(window.__viewerState, this.speed.summary));
 
     this.fly = new FlyControls({ camera: this.camera, canvas, up: UP, onChange: () => this.requestRender(),
       depth: () => this.pivotDepth });
     canvas.addEventListener("pointerdown", () => canvas.focus({ preventScroll: true })); // keys reach the canvas
     new ResizeObserver(() => this.resize()).observe(canvas.parentElement);
     this.resize();
-    publishState("idle", { numSplats: 0 });
+    publishState("idle", { numSplats: 0, ...this.speed.summary });
   }
 
   // ------------------------------------------------------------------ rendering
 
-  /** No frame scheduled: what is on screen is final (until the next input or sort result). */
+  /**
+   * No frame scheduled and the last one fully drawn: what is on screen is final (until the next
+   * input or sort result).
+   */
   get idle() {
     return !this.rafId && !this.firstFrame;
   }
 
   requestRender(frames = 2) {
     this.pendingFrames = Math.max(this.pendingFrames, frames);
-    if (!this.rafId) this.rafId = requestAnimationFrame((now) => this.tick(now));
+    if (!this.rafId) this.schedule();
   }
 
+  schedule() {
+    this.rafId = requestAnimationFrame((now) => this.tick(now));
+  }
+
+  /**
+   * One animation frame: draw if a frame is wanted and the GPU has finished the previous one.
+   * Without that wait, software WebGL (seconds per frame) queued every frame of a drag and kept
+   * drawing them for minutes after the input stopped (see RenderSpeed in perf.js).
+   */
   tick(now) {
     this.rafId = 0;
-    const dt = this.lastTick ? Math.min(0.1, (now - this.lastTick) / 1000) : 0;
-    this.lastTick = now;
-    const moving = this.flying ? this.fly.update(dt) : this.orbit.update();
-    this.renderer.render(this.scene, this.camera);
-    if (this.firstFrame) this.checkFirstFrame();
-    this.pendingFrames = Math.max(0, this.pendingFrames - 1);
-    if (this.pendingFrames > 0 || moving || this.firstFrame) {
-      this.rafId = requestAnimationFrame((t) => this.tick(t));
+    if (this.speed.busy()) {
+      this.schedule(); // the previous frame is still being drawn
+    } else if (this.pendingFrames || this.firstFrame) {
+      this.drawFrame(now);
+      this.schedule(); // the next frame, or a look at this one's fence
     } else {
-      this.lastTick = 0;
+      this.lastTick = 0; // that was a last look at the final frame's fence
     }
+  }
+
+  drawFrame(now) {
+    const elapsed = this.lastTick ? Math.min(1, (now - this.lastTick) / 1000) : 0;
+    this.lastTick = now;
+    this.ticking = true;
+    let moving = false;
+    if (this.flying) moving = this.fly.update(Math.min(0.1, elapsed));
+    else if (!this.recording) moving = this.orbit.step(elapsed);
+    this.ticking = false;
+    this.renderer.render(this.scene, this.camera);
+    this.speed.submitted();
+    if (this.firstFrame) this.checkFirstFrame();
+    this.pendingFrames = Math.max(moving ? 1 : 0, this.pendingFrames - 1);
   }
 
   /**
@@ -133,6 +162,7 @@ export class SceneViewer {
     const width = Math.max(1, parent.clientWidth);
     const height = Math.max(1, parent.clientHeight);
     this.renderer.setSize(width, height, false);
+    this.orbit.resize(width, height);
     this.camera.aspect = width / height;
     this.applyFov();
     this.requestRender();
@@ -187,6 +217,7 @@ export class SceneViewer {
     const t1 = performance.now();
     this.mesh = mesh;
     this.bounds = null;
+    this.nearDepth = null;
     this.installSplatScale(mesh);
     this.scene.add(mesh);
     this.photo = camera && camera.fPx > 0 ? camera : null;
@@ -209,14 +240,16 @@ export class SceneViewer {
       firstFrameMs: Math.round(frame.firstFrameAt - t1),
       totalMs: Math.round(frame.firstFrameAt - t0),
     };
-    publishState("ready", { source, numSplats, blank: frame.blank, ...timings });
+    publishState("ready", { source, numSplats, blank: frame.blank, ...timings, ...this.speed.summary });
     this.onStatus("ready", { numSplats, ...timings });
     setTimeout(() => {
       if (token !== this.loadToken) return;
-      const atPhotoPose = this.photo && !this.flying && this.camera.position.lengthSq() === 0;
+      // Still at the photo's pose (OrbitControls' update leaves ~1e-16 m, never exactly 0)?
+      const atPhotoPose = this.photo && !this.flying && this.camera.position.lengthSq() < 1e-12;
       this.ensureMeasured();
       if (atPhotoPose) {
         this.orbit.target.set(0, 0, this.pivotDepth);
+        this.orbit.anchor(true, this.nearDepth); // the bounds scale with the measured depths
         this.orbit.update();
       }
     }, 0);
@@ -262,6 +295,7 @@ export class SceneViewer {
     this.bounds = new THREE.Box3(lo, hi);
     const ahead = sz.filter((z) => z > 0);
     this.pivotDepth = ahead.length ? Math.max(0.1, quantile(ahead, 0.5)) : Math.max(1, hi.distanceTo(lo) / 2);
+    this.nearDepth = ahead.length ? quantile(ahead, 0.02) : null;
   }
 
   // ------------------------------------------------------------------ camera commands
@@ -279,6 +313,7 @@ export class SceneViewer {
     this.camera.lookAt(FORWARD);
     this.applyFov();
     this.orbit.target.set(0, 0, this.pivotDepth);
+    this.orbit.anchor(true, this.nearDepth);
     this.orbit.update();
     this.requestRender();
   }
@@ -298,8 +333,20 @@ export class SceneViewer {
     this.camera.up.copy(UP);
     this.camera.lookAt(center);
     this.orbit.target.copy(center);
+    this.orbit.anchor(Boolean(this.photo)); // bounded only with a known photo: see orbit.js
     this.orbit.update();
     this.requestRender();
+  }
+
+  /** "Free orbit": lift the front-view bounds, or bring them back (and the photo's pose with them). */
+  setFreeOrbit(on) {
+    this.orbit.setFree(on);
+    if (!on && this.mesh) this.resetView();
+    this.requestRender();
+  }
+
+  get freeOrbit() {
+    return this.orbit.free;
   }
 
   zoom(factor) {
@@ -323,6 +370,7 @@ export class SceneViewer {
       // Orbit around the point straight ahead, at the scene's typical depth.
       const ahead = this.camera.getWorldDirection(new THREE.Vector3());
       this.orbit.target.copy(this.camera.position).addScaledVector(ahead, this.pivotDepth);
+      this.orbit.anchor(Boolean(this.photo)); // bounded only with a known photo: see orbit.js
       this.orbit.update();
     }
     this.requestRender();

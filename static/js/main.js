@@ -8,6 +8,7 @@ import { SessionHistory, thumbnailOf } from "./history.js";
 import { sharpCameraFromPly } from "./plyinfo.js";
 import { setupBatch, startBatch, wantsBatch } from "./batch.js";
 import { initExports } from "./exports.js";
+import { initLighterView } from "./lighter.js";
 
 const $ = (id) => document.getElementById(id);
 const PHOTO_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|bmp|tiff?|gif)$/i;
@@ -31,6 +32,10 @@ const history = new SessionHistory();
 const viewer = new SceneViewer($("viewer-canvas"), { onStatus: viewerStatus });
 window.__mlsharpViewer = viewer; // for debugging in the console and for tests
 const exportsPanel = initExports(viewer, $("result-card")); // static/js/exports.js
+const lighter = initLighterView(viewer, $("viewer-help"), { // static/js/lighter.js
+  current: () => ui.sceneLabel,
+  show: (entry) => showEntry(entry).catch((err) => showError(...errorFor(err))),
+});
 
 // ---------------------------------------------------------------------- language
 
@@ -344,7 +349,7 @@ async function showEntry(entry, signal) {
   let fileName;
   if (entry.kind === "result") {
     try {
-      bytes = await fetchBytes(entry.viewerUrl, signal);
+      bytes = await fetchBytes(lighter.urlFor(entry), signal); // the viewer's copy, maybe reduced
       fileName = "scene.spz";
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
@@ -393,6 +398,7 @@ function viewerStatus(state, info) {
   for (const id of ["reset-button", "fit-button", "fly-button", "free-orbit-button", "scale-input"]) $(id).disabled = !ready;
   if (ready) ui.viewerInfo = info;
   renderViewerStats();
+  lighter.render();
 }
 
 function renderViewerStats() {

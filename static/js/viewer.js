@@ -62,6 +62,7 @@ export class SceneViewer {
     this.nearDepth = null; // depth of the nearest content (2% quantile), once measured
     this.bounds = null;
     this.pendingFrames = 0;
+    this.framesDrawn = 0;
     this.rafId = 0;
     this.lastTick = 0;
     this.loadToken = 0;
@@ -114,6 +115,7 @@ export class SceneViewer {
   }
 
   drawFrame(now) {
+    this.framesDrawn++; // for people and tests: how long the loop runs after an input
     const elapsed = this.lastTick ? Math.min(1, (now - this.lastTick) / 1000) : 0;
     this.lastTick = now;
     this.ticking = true;

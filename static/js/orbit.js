@@ -4,7 +4,7 @@
 // Why bounded: a scene made from one photo only exists near that photo's viewpoint. Swinging the
 // camera 110° (what a 220 px drag did with the stock speed) shows a sliver of the scene, and
 // dollying far in or out shows black. So, around the pose the orbit starts from (the photo's pose
-// after a load or a reset), see FRONT: azimuth within ±azimuthDeg; the camera may rise upDeg but
+// after a load or a reset; the framed pose after Fit; where fly mode left the camera), see FRONT: azimuth within ±azimuthDeg; the camera may rise upDeg but
 // sink only downDeg (below the photo's eye a scene soon shows the underside of its ground); the
 // distance to the pivot between closer and farther times the start distance, and no closer than
 // nearShare of the way to the nearest content; the pivot within pan times the start distance of

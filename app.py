@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from loguru import logger
 
 from mlsharp import __version__
@@ -170,6 +169,7 @@ class MLSharpApp:
         from mlsharp.http.proxy import ForwardedPrefixMiddleware
         from mlsharp.guards import install_guards
         from mlsharp.http.docs import install_openapi_security
+        from mlsharp.http.static import StaticAssets
         from mlsharp.limits import BodySizeLimitMiddleware
 
         cfg = self.config
@@ -188,9 +188,9 @@ class MLSharpApp:
         install_openapi_security(app)
         app.state.mlsharp = self
         metrics_path = cfg.monitoring.metrics_path if cfg.monitoring.enabled else None
-        app.include_router(build_router(metrics_path, STATIC_DIR))
-        if STATIC_DIR.is_dir():  # the page's assets; absent in an API-only checkout
-            app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+        assets = StaticAssets(STATIC_DIR)  # the page's files; absent in an API-only checkout (404s)
+        app.include_router(build_router(metrics_path, assets))
+        app.mount("/static", assets, name="static")
         install_error_handlers(app)
         if cfg.security.cors_origins:
             from fastapi.middleware.cors import CORSMiddleware
@@ -203,7 +203,7 @@ class MLSharpApp:
             )
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6),
                            larger={"/api/batch": (int(cfg.batch.max_total_mb * 1e6), "batch.max_total_mb")})
-        install_guards(app, cfg, STATIC_DIR)
+        install_guards(app, cfg, assets.page_bytes() or b"")
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
         app.add_middleware(ForwardedPrefixMiddleware, root_path=cfg.server.root_path)  # outermost
         return app

@@ -9,7 +9,6 @@ the header count (:mod:`mlsharp.slow_clients`); then authentication and rate lim
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from mlsharp.early_gate import EarlyGateMiddleware
@@ -25,11 +24,12 @@ def body_pace(config: Any) -> BodyPace:
                     grace=limits.body_timeout, max_headers=limits.max_header_lines)
 
 
-def install_guards(app: Any, config: Any, static_dir: Path) -> None:
+def install_guards(app: Any, config: Any, page: bytes) -> None:
+    """``page``: index.html as served, whose inline scripts the Content-Security-Policy allows."""
     security = config.security
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(EarlyGateMiddleware, router_owner=app)
     app.add_middleware(SlowClientMiddleware, pace=body_pace(config))
     app.add_middleware(SiteGuardMiddleware, bound_host=config.server.host,
                        allowed_hosts=tuple(security.allowed_hosts), allowed_origins=tuple(security.cors_origins))
-    app.add_middleware(SecurityHeadersMiddleware, static_dir=static_dir)
+    app.add_middleware(SecurityHeadersMiddleware, page=page)

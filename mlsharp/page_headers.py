@@ -4,7 +4,7 @@ Content-Security-Policy that allows only our own assets.
 Why each piece of the policy:
 
 * ``script-src 'self'`` plus the SHA-256 of each inline ``<script>`` of ``index.html`` (its import
-  map), computed from the file at start-up so an edit of the page cannot silently break it;
+  map), computed from the page as served at start-up so an edit of the page cannot silently break it;
   ``'wasm-unsafe-eval'`` because the vendored Spark viewer compiles WebAssembly.
 * ``worker-src``/``connect-src`` allow ``blob:`` and ``data:``: Spark starts its sorting worker from
   a Blob URL and loads its WebAssembly and scenes from ``data:``/``blob:`` URLs.
@@ -18,19 +18,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from pathlib import Path
 from typing import Any
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
-def inline_script_hashes(*pages: Path) -> list[str]:
+def inline_script_hashes(*pages: bytes) -> list[str]:
+    """The CSP source of each inline script of ``pages`` (HTML as served: the import map is rewritten
+    to the versioned vendor folder, mlsharp.http.static, so hashing the file on disk would not do)."""
     hashes = []
-    for page in pages:
-        try:
-            html = page.read_bytes()
-        except OSError:
-            continue
+    for html in pages:
         for body in _INLINE_SCRIPT.findall(html):
             digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
             hashes.append(f"'sha256-{digest}'")
@@ -54,9 +51,9 @@ def content_security_policy(script_hashes: list[str]) -> str:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: Any, static_dir: Path) -> None:
+    def __init__(self, app: Any, page: bytes) -> None:
         self.app = app
-        policy = content_security_policy(inline_script_hashes(static_dir / "index.html"))
+        policy = content_security_policy(inline_script_hashes(page))
         self.common = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                        (b"referrer-policy", b"same-origin")]
         self.html = [(b"content-security-policy", policy.encode())]

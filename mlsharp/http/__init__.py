@@ -7,19 +7,18 @@ cache. Adding a resource = a new module with a ``router`` and one line in :func:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 
 from mlsharp.http import batch, cache, docs, outputs, predict, service
 from mlsharp.http import metrics as metrics_routes
 from mlsharp.http.errors import install_error_handlers
+from mlsharp.http.static import StaticAssets
 
 
-def build_router(metrics_path: str | None, static_dir: Path) -> APIRouter:
+def build_router(metrics_path: str | None, assets: StaticAssets) -> APIRouter:
     """Every route: the page, ``/api/*`` (API key checked per router) and, if enabled, metrics."""
     combined = APIRouter()
-    combined.include_router(service.page_router(static_dir))
+    combined.include_router(service.page_router(assets))
     for module in (docs, predict, batch, outputs, service, cache):
         combined.include_router(module.router)
     if metrics_path:

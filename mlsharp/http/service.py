@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 
 from mlsharp.http.deps import OwnerDep, get_caller
+from mlsharp.http.static import StaticAssets, page_response
 from mlsharp.schemas import HealthResponse, StatsResponse
 
 router = APIRouter(prefix="/api", tags=["service"], dependencies=[Depends(get_caller)])
@@ -19,15 +20,15 @@ The API works: see <a href="docs">docs</a>, or
 <code>curl -F file=@photo.jpg http://HOST:PORT/api/predict</code>.</p></body></html>"""
 
 
-def page_router(static_dir: Path) -> APIRouter:
-    """``/``: the page (public; its API calls carry the key)."""
+def page_router(assets: StaticAssets) -> APIRouter:
+    """``/``: the page (public; its API calls carry the key), compressed and revalidated like its files."""
     pages = APIRouter()
 
     @pages.get("/", include_in_schema=False)
-    async def index() -> Response:
-        page = static_dir / "index.html"
-        if page.is_file():
-            return FileResponse(page, media_type="text/html")
+    async def index(request: Request) -> Response:
+        page = await asyncio.to_thread(assets.page)
+        if page is not None:
+            return page_response(page, request)
         return HTMLResponse(FALLBACK_PAGE)
 
     return pages

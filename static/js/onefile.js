@@ -21,6 +21,14 @@ const MODULES = [
   ["mlsharp/viewer", "js/viewer.js"],
 ];
 
+// The vendored modules come from the folder the page's import map names: the server serves it
+// content-versioned and immutable (mlsharp/http/static.py), so the browser already holds them.
+const VENDOR_BASE = import.meta.resolve("three").replace(/three\/build\/three\.module\.js$/, "");
+
+function vendoredOr(base, path) {
+  return path.startsWith("vendor/") ? VENDOR_BASE + path.slice("vendor/".length) : base + path;
+}
+
 function toBase64(bytes) {
   let out = "";
   for (let i = 0; i < bytes.length; i += 0x8000) out += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -77,7 +85,7 @@ viewer.load({ bytes, fileName: "scene.spz", camera: meta.camera, source: "file" 
 export async function buildSceneHtml(spzBytes, { title = "3D scene", camera = null, base = "static/" } = {}) {
   const parts = [];
   for (const [name, path] of MODULES) {
-    const response = await fetch(base + path);
+    const response = await fetch(vendoredOr(base, path));
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     parts.push(`<script type="text/plain" id="m${parts.length}" data-module="${name}">${toBase64(bytes)}</script>`);

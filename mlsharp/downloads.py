@@ -16,36 +16,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlsharp.delivery import Delivery
 from mlsharp.exports import EntryGone, _convert, derived_suffix
 from sharpnet.io.registry import get_format
 
 
 @dataclass(frozen=True)
 class Download:
-    """Exactly one of: a local file, a URL to redirect to, or chunks to stream."""
+    """Exactly one of: a local file, a URL to redirect to, or chunks to stream; ``disposition``
+    is its Content-Disposition (the name it is saved under, :mod:`mlsharp.delivery`)."""
 
-    filename: str
+    disposition: str
     media_type: str
     path: Path | None = None
     url: str | None = None
     chunks: Iterator[bytes] | None = None
 
 
-async def remote_download(index: Any, output_id: str, fmt: str, max_gaussians: int | None,
+async def remote_download(index: Any, output_id: str, fmt: str, delivery: Delivery,
                           redirect: bool, expiry_s: int) -> Download:
     spec = get_format(fmt)
+    max_gaussians = delivery.max_gaussians
     suffix = derived_suffix(spec, max_gaussians)
     name = index.object_name(output_id, suffix)
     store = index.store
     if not await asyncio.to_thread(store.exists, name):
         await asyncio.to_thread(_convert_remote, index, output_id, spec, max_gaussians, suffix)
-    tag = f"-{max_gaussians}" if max_gaussians is not None else ""
-    filename = f"{output_id}{tag}{spec.suffix}"
+    disposition = delivery.disposition(output_id, download_tail(spec, max_gaussians))
     if redirect:
-        url = store.presigned_url(name, filename, expiry_s)
+        url = store.presigned_url(name, disposition, expiry_s)
         if url is not None:
-            return Download(filename, spec.media_type, url=url)
-    return Download(filename, spec.media_type, chunks=store.stream(name))
+            return Download(disposition, spec.media_type, url=url)
+    return Download(disposition, spec.media_type, chunks=store.stream(name))
+
+
+def download_tail(spec: Any, max_gaussians: int | None) -> str:
+    """What follows the name of a download: the density tag, if any, then the format's suffix."""
+    return (f"-{max_gaussians}" if max_gaussians is not None else "") + spec.suffix
 
 
 def _convert_remote(index: Any, output_id: str, spec: Any, max_gaussians: int | None, suffix: str) -> None:

@@ -26,7 +26,13 @@ class PredictResponse(BaseModel):
     status: Literal["success"] = "success"
     backend: Literal["sharp", "preview"]
     preview: bool = Field(description="True when the embedded preview backend made this scene")
-    num_gaussians: int
+    num_gaussians: int = Field(description="Gaussians in the scene the URLs serve (at most max_gaussians)")
+    max_gaussians: int | None = Field(
+        None, description="The density the URLs serve (the request's max_gaussians, else inference.max_gaussians); "
+                          "null: every Gaussian. The full scene is what is cached")
+    download_name: str | None = Field(
+        None, description="The photo's file name without extension, cleaned: downloads are saved as "
+                          "<download_name>.<format> (the URLs carry it as ?name=); null: named after the id")
     f_px: float = Field(description="Focal length used, in pixels of the uploaded photo")
     focal_source: str = Field(description="user, exif-35mm, exif-sensor, exif-focal or default")
     image_width: int
@@ -41,12 +47,12 @@ class PredictResponse(BaseModel):
     batch_size: int | None = Field(
         None, description="Photos computed in the same forward as this one (optimization.max_batch_size; "
                           "null on a cache hit)")
-    url: str = Field(description="Download URL of the .ply")
+    url: str = Field(description="Download URL of the .ply (with ?name= and ?max_gaussians= when they apply)")
     viewer_url: str = Field(description="URL of the same scene as .spz (converted on first request)")
     downloads: dict[str, str] = Field(
         default_factory=dict,
         description="Format name -> URL, every export format (converted on first request; "
-                    "add ?max_gaussians=N for a reduced scene)")
+                    "carrying the answer's name and density; set ?max_gaussians=N for another density)")
     depth_url: str | None = Field(None, description="Depth map, 16-bit PNG in millimetres (0 = no data)")
     depth_preview_url: str | None = Field(None, description="The depth map colourised for viewing (PNG)")
     message: str | None = Field(None, description="For the preview: how to get the real model")

@@ -29,9 +29,10 @@ from loguru import logger
 
 from mlsharp.redact import clip
 from mlsharp.cache import is_output_id, new_output_id
+from mlsharp.delivery import Delivery
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size, snap_input_size
-from mlsharp.downloads import Download, remote_download
+from mlsharp.downloads import Download, download_tail, remote_download
 from mlsharp.engines import JobEngine, JobOptions
 from mlsharp.engines.flow import hit_response
 from mlsharp.errors import ServiceError
@@ -118,7 +119,8 @@ class PredictionService:
         if not math.isfinite(f_px) or not low <= f_px <= high:
             raise ServiceError(422, f"f_px must be between {low:g} and {high:g} pixels, got {f_px:g}")
 
-    async def _options(self, data: bytes, f_px: float | None, input_size: int | None) -> JobOptions:
+    async def _options(self, data: bytes, f_px: float | None, input_size: int | None,
+                       delivery: Delivery) -> JobOptions:
         self._check_f_px(f_px)
         side = self._side(input_size)
         limit = self.config.limits.max_pixels
@@ -132,7 +134,7 @@ class PredictionService:
         use_cache = self.engine.cache.enabled
         alias = await asyncio.to_thread(upload_key, data, f_px, side, self._identity()) if use_cache else None
         return JobOptions(f_px=f_px, side=side, max_pixels=limit, use_cache=use_cache, upload_key=alias,
-                          side_reason=reason)
+                          side_reason=reason, delivery=delivery)
 
     def _measured(self) -> tuple[int, float] | None:
         """Auto-tune's (input side, mean forward seconds) when it ran in this server."""
@@ -148,7 +150,7 @@ class PredictionService:
         if entry is None:
             return None
         self.metrics.cache_lookup(True)
-        return hit_response(entry, start)
+        return hit_response(entry, start, delivery=options.delivery)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -173,13 +175,13 @@ class PredictionService:
 
     # ------------------------------------------------------------------ prediction
 
-    async def _validated(self, data: bytes, f_px: float | None,
-                         input_size: int | None) -> tuple[Any, dict | None]:
+    async def _validated(self, data: bytes, f_px: float | None, input_size: int | None,
+                         delivery: Delivery) -> tuple[Any, dict | None]:
         """The upload's job options (a refusal is counted, then raised) and the result it already
         names, if any (counted as a success): the sync route and the job route answer alike."""
         start = time.perf_counter()
         try:
-            options = await self._options(data, f_px, input_size)
+            options = await self._options(data, f_px, input_size, delivery)
         except ServiceError as exc:
             self._refused(exc)
             raise
@@ -188,16 +190,18 @@ class PredictionService:
             self._succeeded(known)
         return options, known
 
-    async def predict(self, data: bytes, f_px: float | None = None, input_size: int | None = None) -> dict:
-        """Admission must already be held by the caller (see :meth:`admit`)."""
-        options, known = await self._validated(data, f_px, input_size)
+    async def predict(self, data: bytes, f_px: float | None = None, input_size: int | None = None,
+                      delivery: Delivery = Delivery()) -> dict:
+        """Admission must already be held by the caller (see :meth:`admit`). ``delivery``: the
+        request's download name and density (see :mod:`mlsharp.delivery`)."""
+        options, known = await self._validated(data, f_px, input_size, delivery)
         if known is not None:
             return known
         job = await self.engine.submit(new_output_id(), options, data)
         return await self.engine.result(job.id, timeout=None)
 
     async def submit_job(self, data: bytes, f_px: float | None, input_size: int | None,
-                         busy_check: bool = True) -> Job:
+                         busy_check: bool = True, delivery: Delivery = Delivery()) -> Job:
         """Admit, validate and enqueue; a repeat upload is a job that is already done.
 
         A batch passes ``busy_check=False``: its photos are meant to wait in the queue (bounded by
@@ -208,7 +212,7 @@ class PredictionService:
         else:
             self.inflight += 1
         try:
-            options, known = await self._validated(data, f_px, input_size)
+            options, known = await self._validated(data, f_px, input_size, delivery)
             if known is not None:
                 return await self.engine.submit_done(new_output_id(), known)
             options = replace(options, draft_side=self.draft_side(options.side))
@@ -297,21 +301,22 @@ class PredictionService:
             logger.exception("making {} of {} failed", what, output_id)
             raise ServiceError(500, f"could not make the {what} file ({type(exc).__name__})") from None
 
-    async def download(self, output_id: str, fmt: str, max_gaussians: int | None = None) -> Download:
-        """What the download route sends: a file here, or (remote store) a stream or a redirect."""
+    async def download(self, output_id: str, fmt: str, delivery: Delivery = Delivery()) -> Download:
+        """What the download route sends: a file here, or (remote store) a stream or a redirect,
+        saved under ``delivery``'s name (the output id without one) at its density."""
         from sharpnet.io.registry import get_format
 
         store = self._store_of(output_id)
         if store is None:
             raise ServiceError(404, "no output with this id (unknown, or evicted from the cache)")
         spec = get_format(fmt)
-        tag = f"-{max_gaussians}" if max_gaussians is not None else ""
         if store.path_for(output_id, ".ply") is not None:  # a folder on this machine
-            path = await self.export_for(output_id, fmt, max_gaussians)
-            return Download(f"{output_id}{tag}{spec.suffix}", spec.media_type, path=path)
+            path = await self.export_for(output_id, fmt, delivery.max_gaussians)
+            disposition = delivery.disposition(output_id, download_tail(spec, delivery.max_gaussians))
+            return Download(disposition, spec.media_type, path=path)
         storage = self.config.storage
         try:
-            return await remote_download(store, output_id, fmt, max_gaussians,
+            return await remote_download(store, output_id, fmt, delivery,
                                          storage.downloads == "redirect", storage.presign_expiry_s)
         except EntryGone:
             raise ServiceError(404, f"output {output_id} was evicted from the cache meanwhile") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mlsharp.delivery import Delivery
 from mlsharp.errors import ServiceError
 from mlsharp.ownership import Ownership
 from mlsharp.records import MemoryRecords, RedisRecords
@@ -57,11 +58,12 @@ class Tracking:
     # ------------------------------------------------------------------ jobs
 
     async def submit(self, caller_id: str, data: bytes, f_px: float | None, input_size: int | None,
-                     webhook_url: str | None = None, base_url: str = "") -> dict[str, Any]:
+                     webhook_url: str | None = None, base_url: str = "",
+                     delivery: Delivery = Delivery()) -> dict[str, Any]:
         """Accept one job for ``caller_id``; its snapshot (already ``done`` on a cache hit)."""
         webhook_url = await self.check_webhook(webhook_url)
         self.ownership.check_capacity(caller_id)
-        job = await self.service.submit_job(data, f_px, input_size)
+        job = await self.service.submit_job(data, f_px, input_size, delivery=delivery)
         return self.track(job.id, caller_id, webhook_url=webhook_url, base_url=base_url)
 
     def track(self, job_id: str, caller_id: str, batch_id: str | None = None,

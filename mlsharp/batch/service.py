@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from mlsharp.batch.archive import ArchiveTooLarge, BadArchive, open_archive, plan, read_photos
 from mlsharp.batch.summary import summarize
 from mlsharp.batch.zipstream import Member
+from mlsharp.delivery import Delivery, download_stem
 from mlsharp.errors import ServiceError
 from mlsharp.tracking import Tracking
 from sharpnet.utils.photo_files import unique_name
@@ -134,7 +135,8 @@ class BatchService:
         """One photo's line: its job, or why it has none (the batch goes on either way)."""
         if error is None:
             try:
-                job = await self.service.submit_job(data, f_px, input_size, busy_check=False)
+                job = await self.service.submit_job(data, f_px, input_size, busy_check=False,
+                                                    delivery=Delivery(download_stem(name)))
             except ServiceError as exc:
                 error = exc.detail
             else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from mlsharp.delivery import Delivery
 from mlsharp.jobs import Job
 
 
@@ -31,6 +32,7 @@ class JobOptions:
     upload_key: str | None = None  # lets a worker teach the API the bytes -> pixels shortcut
     draft_side: int | None = None  # progressive: publish a scene at this side first (jobs only)
     side_reason: str | None = None  # dynamic_input_size: why this side
+    delivery: Delivery = Delivery()  # the download name and density of the answer's URLs
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,19 @@ class JobSpec:
     draft_id: str | None = None  # ... under its own output id
     draft_output: str | None = None  # ... published at this URI
     side_reason: str | None = None  # dynamic_input_size: why ``side`` (shown in the response)
+    download_name: str | None = None  # the request's Delivery, flat so the spec stays JSON
+    max_gaussians: int | None = None
+
+    @classmethod
+    def for_options(cls, options: JobOptions, **fields: Any) -> "JobSpec":
+        """The spec of a job the API accepted with ``options``; ``fields``: ids and URIs."""
+        return cls(f_px=options.f_px, side=options.side, max_pixels=options.max_pixels,
+                   use_cache=options.use_cache, upload_key=options.upload_key, side_reason=options.side_reason,
+                   download_name=options.delivery.name, max_gaussians=options.delivery.max_gaussians, **fields)
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery(self.download_name, self.max_gaussians)
 
     def draft(self) -> "JobSpec":
         """The same job at the draft side, written to the draft's output."""

@@ -105,11 +105,9 @@ class DramatiqEngine:
         self._admit()
         await asyncio.to_thread(self.photos.put_bytes, job_id, photo)
         index = self.cache if options.use_cache else self.uncached
-        spec = JobSpec(job_id=job_id, photo=self.photos.uri(job_id), output=index.store.uri(f"{job_id}.ply"),
-                       f_px=options.f_px, side=options.side, max_pixels=options.max_pixels,
-                       use_cache=options.use_cache, upload_key=options.upload_key,
-                       side_reason=options.side_reason,
-                       **draft_fields(options.draft_side, lambda out: index.store.uri(f"{out}.ply")))
+        spec = JobSpec.for_options(options, job_id=job_id, photo=self.photos.uri(job_id),
+                                   output=index.store.uri(f"{job_id}.ply"),
+                                   **draft_fields(options.draft_side, lambda out: index.store.uri(f"{out}.ply")))
         self.jobs.create(job_id, spec.to_dict())
         message = Message(queue_name=QUEUE, actor_name=ACTOR, args=(spec.to_dict(),), kwargs={}, options={})
         try:

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from mlsharp.delivery import Delivery
 from mlsharp.engines import JobSpec
 from mlsharp.engines.task import Executed, Prepared
 from mlsharp.exports import DEPTH_COLOR_SUFFIX, DEPTH_SUFFIX, download_urls
@@ -28,16 +29,25 @@ class Steps(Protocol):
                       on_stage: Callable[[str], Any] | None = None) -> Executed: ...
 
 
-def response(output_id: str, meta: dict, timings: dict, cache_hit: bool, batch_size: int | None = None) -> dict:
+def response(output_id: str, meta: dict, timings: dict, cache_hit: bool, batch_size: int | None = None,
+             delivery: Delivery = Delivery()) -> dict:
     """The answer of ``/api/predict`` and a finished job's ``result``; ``batch_size``: photos that
-    shared this one's forward (``None`` for a cache hit, which had none)."""
+    shared this one's forward (``None`` for a cache hit, which had none). ``delivery`` (the
+    request's, never the cache entry's) names the downloads and sets the density every scene URL
+    serves; ``num_gaussians`` is what those URLs hold."""
     backend = meta["backend"]
+    query, named = delivery.query(), delivery.query(density=False)
+    served = meta["num_gaussians"]
+    if delivery.max_gaussians is not None:
+        served = min(served, delivery.max_gaussians)
     return {
         "id": output_id,
         "status": "success",
         "backend": backend,
         "preview": backend == "preview",
-        "num_gaussians": meta["num_gaussians"],
+        "num_gaussians": served,
+        "max_gaussians": delivery.max_gaussians,
+        "download_name": delivery.name,
         "f_px": meta["f_px"],
         "focal_source": meta["focal_source"],
         "image_width": meta["image_width"],
@@ -49,19 +59,19 @@ def response(output_id: str, meta: dict, timings: dict, cache_hit: bool, batch_s
         "cache_hit": cache_hit,
         "batch_size": batch_size,
         "draft": False,  # True only on a progressive job's draft scene (its job's "draft" field)
-        "url": f"/api/outputs/{output_id}.ply",
-        "viewer_url": f"/api/outputs/{output_id}.spz",
-        "downloads": download_urls(output_id),
-        "depth_url": f"/api/outputs/{output_id}{DEPTH_SUFFIX}",
-        "depth_preview_url": f"/api/outputs/{output_id}{DEPTH_COLOR_SUFFIX}",
+        "url": f"/api/outputs/{output_id}.ply{query}",
+        "viewer_url": f"/api/outputs/{output_id}.spz{query}",
+        "downloads": {name: url + query for name, url in download_urls(output_id).items()},
+        "depth_url": f"/api/outputs/{output_id}{DEPTH_SUFFIX}{named}",
+        "depth_preview_url": f"/api/outputs/{output_id}{DEPTH_COLOR_SUFFIX}{named}",
         "message": PREVIEW_MESSAGE if backend == "preview" else None,
     }
 
 
-def hit_response(entry: Any, start: float, image_load: float = 0.0) -> dict:
+def hit_response(entry: Any, start: float, image_load: float = 0.0, delivery: Delivery = Delivery()) -> dict:
     timings = {"image_load": image_load, "inference": 0.0, "ply_save": 0.0,
                "total": time.perf_counter() - start}
-    return response(entry.output_id, entry.meta, timings, cache_hit=True)
+    return response(entry.output_id, entry.meta, timings, cache_hit=True, delivery=delivery)
 
 
 class AliasedIndex:
@@ -110,7 +120,7 @@ async def run_draft(spec: JobSpec, prepared: Prepared, steps: Steps, cache: Any,
     draft = spec.draft()
     entry = cache.get(prepared.draft_key) if spec.use_cache and prepared.draft_key else None
     if entry is not None:
-        result = hit_response(entry, start)
+        result = hit_response(entry, start, delivery=spec.delivery)
     else:
         def drafting(stage: str) -> None:  # the draft's own stages must not run ahead of the final's
             if stage == "inference":
@@ -122,7 +132,8 @@ async def run_draft(spec: JobSpec, prepared: Prepared, steps: Steps, cache: Any,
         stored = index.put(prepared.draft_key if spec.use_cache else spec.draft_id, spec.draft_id, meta)
         timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
                    "total": time.perf_counter() - start, "forward": done.forward}
-        result = response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size)
+        result = response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size,
+                          delivery=spec.delivery)
     on_draft({**result, "draft": True})
 
 
@@ -142,7 +153,7 @@ async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
         entry = cache.get(prepared.key)
         on_lookup(entry is not None)
         if entry is not None:
-            return hit_response(entry, start, prepared.image_load)
+            return hit_response(entry, start, prepared.image_load, spec.delivery)
     if spec.draft_side and on_draft is not None:
         await run_draft(spec, prepared, steps, cache, outputs, report, start, on_draft)
     done = await steps.execute(spec)
@@ -151,4 +162,5 @@ async def run_job(spec: JobSpec, steps: Steps, cache: Any, outputs: Any,
     stored = index.put(prepared.key if spec.use_cache else spec.job_id, spec.job_id, meta)
     timings = {"image_load": prepared.image_load, "inference": done.inference, "ply_save": done.ply_save,
                "total": time.perf_counter() - start, "forward": done.forward}
-    return response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size)
+    return response(stored.output_id, stored.meta, timings, cache_hit=False, batch_size=done.batch_size,
+                    delivery=spec.delivery)

@@ -89,11 +89,9 @@ class LocalEngine:
             raise ServiceError(503, "too many jobs are being tracked; retry later",
                                headers={"Retry-After": "5"}, outcome="rejected") from None
         await asyncio.to_thread(self.photos.put_bytes, job_id, photo)
-        spec = JobSpec(job_id=job_id, photo=self.photos.uri(job_id),
-                       output=self._output_uri(job_id, options.use_cache), f_px=options.f_px,
-                       side=options.side, max_pixels=options.max_pixels, use_cache=options.use_cache,
-                       upload_key=options.upload_key, side_reason=options.side_reason,
-                       **draft_fields(options.draft_side, lambda out: self._output_uri(out, options.use_cache)))
+        spec = JobSpec.for_options(
+            options, job_id=job_id, photo=self.photos.uri(job_id), output=self._output_uri(job_id, options.use_cache),
+            **draft_fields(options.draft_side, lambda out: self._output_uri(out, options.use_cache)))
         task = asyncio.create_task(self._run(job, spec), name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
+from mlsharp.delivery import Delivery, download_stem
 from mlsharp.disconnect import CLIENT_CLOSED, ClientGone, unless_client_leaves
 from mlsharp.http.deps import CallerDep, ServiceDep, TrackingDep, get_caller, rate_limited
 from mlsharp.http.errors import ERRORS, described
@@ -39,9 +40,10 @@ async def predict(request: Request, service: ServiceDep, tracking: TrackingDep, 
                   file: UploadField, f_px: FocalField = None, input_size: SizeField = None) -> Any:
     """Turn one photo into a Gaussian scene and wait for it (for scripts and curl)."""
     data = await file.read()
+    delivery = Delivery(download_stem(file.filename))
     service.admit()
     try:  # a client that leaves frees its slot (mlsharp.disconnect)
-        result = await unless_client_leaves(request.receive, service.predict(data, f_px, input_size))
+        result = await unless_client_leaves(request.receive, service.predict(data, f_px, input_size, delivery))
     except ClientGone:
         return Response(status_code=CLIENT_CLOSED)
     finally:
@@ -56,7 +58,8 @@ async def create_job(request: Request, tracking: TrackingDep, caller: CallerDep,
                      webhook_url: WebhookField = None) -> Any:
     """Same as /api/predict, but answer at once with a job id to poll (for the web page)."""
     data = await file.read()
-    job = await tracking.submit(caller.id, data, f_px, input_size, webhook_url, str(request.base_url))
+    delivery = Delivery(download_stem(file.filename))
+    job = await tracking.submit(caller.id, data, f_px, input_size, webhook_url, str(request.base_url), delivery)
     return rooted(request, {"job_id": job["job_id"], "state": job["state"],
                             "status_url": f"/api/jobs/{job['job_id']}"})
 

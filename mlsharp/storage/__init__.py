@@ -51,8 +51,9 @@ class Store(Protocol):
 
     def stream(self, key: str) -> Iterator[bytes]: ...
 
-    def presigned_url(self, key: str, filename: str, expires_s: int) -> str | None:
-        """A time-limited download link (S3), or ``None`` where the store has none."""
+    def presigned_url(self, key: str, disposition: str, expires_s: int) -> str | None:
+        """A time-limited download link (S3) answering with ``disposition`` as its
+        Content-Disposition, or ``None`` where the store has none."""
 
 
 def is_s3(uri: str) -> bool:

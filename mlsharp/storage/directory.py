@@ -78,5 +78,5 @@ class DirectoryStore:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
-    def presigned_url(self, key: str, filename: str, expires_s: int) -> str | None:
+    def presigned_url(self, key: str, disposition: str, expires_s: int) -> str | None:
         return None

@@ -98,10 +98,10 @@ class S3Store:
         finally:
             body.close()
 
-    def presigned_url(self, key: str, filename: str, expires_s: int) -> str | None:
+    def presigned_url(self, key: str, disposition: str, expires_s: int) -> str | None:
         return self.client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self._key(key),
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"'},
+                    "ResponseContentDisposition": disposition},
             ExpiresIn=expires_s,
         )

@@ -127,9 +127,11 @@ def test_photo_to_scene_to_download(browser, service, photo, downloads) -> None:
     # Result card and download: a valid SHARP PLY of the scene on screen.
     assert browser.find_element("id", "result-card").is_displayed()
     link = browser.find_element("id", "download-link")
-    assert link.get_attribute("href").endswith(".ply")
+    from urllib.parse import urlsplit
+    assert urlsplit(link.get_attribute("href")).path.endswith(".ply")
     link.click()
     ply_path = wait_for_file(downloads, ".ply")
+    assert ply_path.name == "shapes.ply", "the download is named after the photo, not the output id"
     gaussians, meta = read_ply(ply_path)
     assert len(gaussians) == info["numSplats"]
     assert (meta.image_width, meta.image_height) == original.size

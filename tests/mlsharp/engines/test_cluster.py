@@ -98,6 +98,9 @@ def test_jobs_survive_a_killed_worker_and_an_api_restart(where, tmp_path, redis_
 
         assert {s["state"] for s in finals.values()} == {"done"}, [s["error"] for s in finals.values()]
         assert [finals[i]["result"]["id"] for i in ids] == ids  # one output per job, named by the job
+        # the upload's name crossed Redis in the spec and came back in the worker's result
+        assert {finals[i]["result"]["download_name"] for i in ids} == {"p"}
+        assert all(finals[i]["result"]["url"].endswith(".ply?name=p") for i in ids)
         attempts = int(redis_client.hget(f"mlsharp:job:{killed_job}", "attempts"))
         assert attempts == 2, "the killed worker's job ran again exactly once more"
         health = cluster.health()

@@ -3,6 +3,8 @@ and visible, admission follows the shared queue depth, and Redis being away is a
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from app import MLSharpApp
@@ -27,6 +29,8 @@ def test_jobs_wait_in_redis_and_admission_follows_the_shared_depth(tmp_path, red
         job_id = first.json()["job_id"]
         assert client.get(f"/api/jobs/{job_id}").json()["state"] == "queued"
         assert redis_client.sismember("mlsharp:active", job_id)
+        spec = json.loads(redis_client.hget(f"mlsharp:job:{job_id}", "spec"))
+        assert spec["download_name"] == "p"  # the worker names the result after the upload
         assert upload_job(client, png_bytes(block_photo(40, 24))).status_code == 202
         refused = upload_job(client, png_bytes(block_photo(48, 24)))
         assert refused.status_code == 503 and "jobs.max_queue = 2" in refused.json()["detail"]

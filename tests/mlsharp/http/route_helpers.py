@@ -25,6 +25,15 @@ def upload(client, data: bytes, name: str = "photo.png", **fields):
                        data={k: str(v) for k, v in fields.items()})
 
 
+def with_query(url: str, **params) -> str:
+    """``url`` with ``params`` set in its query, keeping what it has (the answers' URLs carry ?name=)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query)) | {k: str(v) for k, v in params.items()}
+    return parts._replace(query=urlencode(query)).geturl()
+
+
 def unique_png(seed: int, width: int = 64, height: int = 48) -> bytes:
     rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     return png_bytes(rgb)

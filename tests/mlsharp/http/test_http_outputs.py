@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from route_helpers import assert_error, unique_png, upload
+from route_helpers import assert_error, unique_png, upload, with_query
 
 
 def test_spz_is_converted_once_and_reused(client):
@@ -41,11 +41,13 @@ def test_max_gaussians_serves_the_reduced_scene_in_any_format(client):
     from sharpnet.io.ply import read_ply
 
     body = upload(client, unique_png(152)).json()
-    reduced = client.get(f"{body['url']}?max_gaussians=100")
+    reduced = client.get(with_query(body["url"], max_gaussians=100))  # the url has a query already (?name=)
     assert reduced.status_code == 200
     gaussians, meta = read_ply(reduced.content)
     assert len(gaussians) == 100 and meta.image_width == body["image_width"]
-    assert reduced.headers["content-disposition"].endswith(f'{body["id"]}-100.ply"')
+    assert reduced.headers["content-disposition"] == 'attachment; filename="photo-100.ply"'
+    bare = client.get(f"/api/outputs/{body['id']}.ply?max_gaussians=100")
+    assert bare.headers["content-disposition"].endswith(f'{body["id"]}-100.ply"')
     splat = client.get(f"/api/outputs/{body['id']}.splat?max_gaussians=100")
     assert len(splat.content) == 100 * 32
     full = client.get(f"/api/outputs/{body['id']}.splat?max_gaussians={10**8}")
@@ -67,7 +69,7 @@ def test_clearing_the_cache_deletes_every_derived_file(client, owner):
 def test_unknown_format_or_bad_density_is_a_one_line_422(client):
     body = upload(client, unique_png(153)).json()
     assert_error(client.get(f"/api/outputs/{body['id']}.exe"), 422, "fmt")
-    assert_error(client.get(f"{body['url']}?max_gaussians=0"), 422, "max_gaussians")
+    assert_error(client.get(with_query(body["url"], max_gaussians=0)), 422, "max_gaussians")
 
 
 def test_depth_map_is_16_bit_millimetres_and_has_a_colour_preview(client):

@@ -25,8 +25,9 @@ def test_predict_then_download_a_valid_ply(client, photo_png):
     assert set(body["timings"]) == {"image_load", "inference", "ply_save", "total", "forward"}
     assert body["timings"]["forward"] is None  # the preview has no network forward
     assert body["processing_time"] == body["timings"]["total"] > 0
-    assert body["url"] == f"/api/outputs/{body['id']}.ply"
-    assert body["viewer_url"] == f"/api/outputs/{body['id']}.spz"
+    assert body["url"] == f"/api/outputs/{body['id']}.ply?name=photo"  # named after the upload
+    assert body["viewer_url"] == f"/api/outputs/{body['id']}.spz?name=photo"
+    assert body["download_name"] == "photo" and body["max_gaussians"] is None
     assert "--download-model" in body["message"]
 
     download = client.get(body["url"])

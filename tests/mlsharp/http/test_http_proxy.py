@@ -55,7 +55,7 @@ def test_the_page_and_every_asset_it_names_load_through_the_prefix(proxied):
 
 def test_predict_answers_with_urls_under_the_prefix_that_download(proxied):
     body = proxied.post(f"{PREFIX}/api/predict", files={"file": ("p.png", unique_png(41), "image/png")}).json()
-    assert body["url"] == f"{PREFIX}/api/outputs/{body['id']}.ply"
+    assert body["url"] == f"{PREFIX}/api/outputs/{body['id']}.ply?name=p"
     assert body["viewer_url"].startswith(f"{PREFIX}/api/outputs/")
     assert all(url.startswith(f"{PREFIX}/api/outputs/") for url in body["downloads"].values())
     assert proxied.get(body["url"]).status_code == 200
@@ -96,4 +96,4 @@ def test_configured_root_path_without_a_header_and_bad_headers_ignored(tmp_path)
 
 def test_without_a_proxy_urls_are_unchanged(client):
     body = client.post("/api/predict", files={"file": ("p.png", unique_png(44), "image/png")}).json()
-    assert body["url"] == f"/api/outputs/{body['id']}.ply"
+    assert body["url"] == f"/api/outputs/{body['id']}.ply?name=p"

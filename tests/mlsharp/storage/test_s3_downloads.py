@@ -9,6 +9,7 @@ import uuid
 
 import boto3
 
+from mlsharp.delivery import Delivery
 from mlsharp.downloads import remote_download
 from mlsharp.engines.redis_cache import RedisResultIndex
 from mlsharp.storage import S3Settings
@@ -23,9 +24,12 @@ def test_stream_and_redirect_serve_the_stored_scene(s3_endpoint, redis_client):
     output_id = uuid.uuid4().hex
     store.put_bytes(f"{output_id}.ply", b"ply bytes")
     index.put("key", output_id, {})
-    streamed = asyncio.run(remote_download(index, output_id, "ply", None, redirect=False, expiry_s=60))
-    assert b"".join(streamed.chunks) == b"ply bytes" and streamed.filename == f"{output_id}.ply"
-    redirected = asyncio.run(remote_download(index, output_id, "ply", None, redirect=True, expiry_s=60))
+    streamed = asyncio.run(remote_download(index, output_id, "ply", Delivery(), redirect=False, expiry_s=60))
+    assert b"".join(streamed.chunks) == b"ply bytes"
+    assert streamed.disposition == f'attachment; filename="{output_id}.ply"'
+    named = Delivery("中文")
+    redirected = asyncio.run(remote_download(index, output_id, "ply", named, redirect=True, expiry_s=60))
     assert redirected.url.startswith(s3_endpoint) and redirected.chunks is None
     with urllib.request.urlopen(redirected.url, timeout=10) as response:
         assert response.read() == b"ply bytes"
+        assert response.headers["Content-Disposition"] == named.disposition(output_id, ".ply")

@@ -49,10 +49,13 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_whole(s3_endpoint, bucket,
 def test_a_presigned_link_downloads_with_the_file_name(s3_endpoint, bucket):
     store, key = open_object(f"s3://{bucket}/p/x.ply", S3Settings(endpoint_url=s3_endpoint))
     store.put_bytes(key, b"ply data")
-    url = store.presigned_url(key, "x.ply", 60)
+    from mlsharp.delivery import Delivery
+
+    disposition = Delivery("中文").disposition("0" * 32, ".ply")
+    url = store.presigned_url(key, disposition, 60)
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read() == b"ply data"
-        assert 'filename="x.ply"' in response.headers["Content-Disposition"]
+        assert response.headers["Content-Disposition"] == disposition
 
 
 def test_an_unreachable_store_is_a_one_line_error(tmp_path):

@@ -45,6 +45,9 @@ def build_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                         help="network input size (default 1536 1536); adjusted to a square multiple "
                              "of 64 in 512..1536 with a warning")
+    parser.add_argument("--max-gaussians", type=int, default=None, metavar="N",
+                        help="default scene density: answers' URLs and the page serve at most N Gaussians "
+                             "(the most important from the photo's view; default all)")
     parser.add_argument("--no-browser", action="store_true", default=None,
                         help="do not open the web page in a browser")
     parser.add_argument("--no-amp", action="store_true", default=None,
@@ -130,6 +133,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
     put("server.port", args.port)
     put("server.host", args.host)
     put("inference.input_size", list(args.input_size) if args.input_size else None)
+    put("inference.max_gaussians", args.max_gaussians)
     put("browser.open", False if args.no_browser else None)
     put("gpu.amp", False if args.no_amp else None)
     put("gpu.cudnn_benchmark", False if args.no_cudnn_benchmark else None)

@@ -52,6 +52,12 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def check_max_gaussians(value: int) -> None:
+    """A 422 unless ``value`` is a density a scene can be reduced to."""
+    if not 1 <= value <= MAX_GAUSSIANS:
+        raise ServiceError(422, f"max_gaussians must be between 1 and {MAX_GAUSSIANS:,}, got {value}")
+
+
 __all__ = ["F_PX_RANGE", "PredictionService", "ServiceError"]
 
 
@@ -119,9 +125,18 @@ class PredictionService:
         if not math.isfinite(f_px) or not low <= f_px <= high:
             raise ServiceError(422, f"f_px must be between {low:g} and {high:g} pixels, got {f_px:g}")
 
+    def _density(self, delivery: Delivery) -> Delivery:
+        """``delivery`` with the density its URLs serve: the request's, else ``inference.max_gaussians``."""
+        wanted = delivery.max_gaussians
+        if wanted is None:
+            return replace(delivery, max_gaussians=self.config.inference.max_gaussians)
+        check_max_gaussians(wanted)
+        return delivery
+
     async def _options(self, data: bytes, f_px: float | None, input_size: int | None,
                        delivery: Delivery) -> JobOptions:
         self._check_f_px(f_px)
+        delivery = self._density(delivery)
         side = self._side(input_size)
         limit = self.config.limits.max_pixels
         try:
@@ -277,8 +292,8 @@ class PredictionService:
     async def export_for(self, output_id: str, fmt: str, max_gaussians: int | None = None) -> Path:
         """The output in ``fmt`` (at most ``max_gaussians`` Gaussians), converted on the first
         request and recorded with its cache entry (see :mod:`mlsharp.exports`)."""
-        if max_gaussians is not None and not 1 <= max_gaussians <= MAX_GAUSSIANS:
-            raise ServiceError(422, f"max_gaussians must be between 1 and {MAX_GAUSSIANS:,}, got {max_gaussians}")
+        if max_gaussians is not None:
+            check_max_gaussians(max_gaussians)
         return await self._derive(output_id, fmt, self.exporter.derived, fmt, max_gaussians)
 
     async def depth_for(self, output_id: str, suffix: str) -> Path:

@@ -55,7 +55,7 @@ def test_help_documents_every_option():
     for option in ("--mode", "-m", "--port", "-p", "--host", "--input-size", "--no-browser", "--no-amp",
                    "--no-cudnn-benchmark", "--config", "-c", "--enable-cache", "--no-cache", "--cache-size",
                    "--clear-cache", "--enable-auto-tune", "--gradient-checkpointing",
-                   "--checkpoint-segments", "--download-model", "predict"):
+                   "--checkpoint-segments", "--max-gaussians", "--download-model", "predict"):
         assert option in result.stdout, option
     for mode in ("auto", "gpu", "cpu", "nvidia", "amd"):
         assert mode in result.stdout

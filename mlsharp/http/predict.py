@@ -28,6 +28,11 @@ SizeField = Annotated[
     int | None,
     Form(description="Network input side (default from the config); rounded to a multiple of 64 in 512..1536"),
 ]
+DensityField = Annotated[
+    int | None,
+    Form(description="Keep only this many Gaussians (the most important from the photo's view) in the scene "
+                     "the answer's URLs serve; default inference.max_gaussians (null: all). The full scene is cached"),
+]
 WebhookField = Annotated[
     str | None,
     Form(description="http(s) URL to POST a signed JSON notice to when the job ends (needs webhooks.secret)"),
@@ -37,10 +42,11 @@ UNKNOWN_JOB = described((404, "Unknown or forgotten job (or another caller's)"))
 
 @router.post("/predict", response_model=PredictResponse, responses=ERRORS, dependencies=[Depends(rate_limited)])
 async def predict(request: Request, service: ServiceDep, tracking: TrackingDep, caller: CallerDep,
-                  file: UploadField, f_px: FocalField = None, input_size: SizeField = None) -> Any:
+                  file: UploadField, f_px: FocalField = None, input_size: SizeField = None,
+                  max_gaussians: DensityField = None) -> Any:
     """Turn one photo into a Gaussian scene and wait for it (for scripts and curl)."""
     data = await file.read()
-    delivery = Delivery(download_stem(file.filename))
+    delivery = Delivery(download_stem(file.filename), max_gaussians)
     service.admit()
     try:  # a client that leaves frees its slot (mlsharp.disconnect)
         result = await unless_client_leaves(request.receive, service.predict(data, f_px, input_size, delivery))
@@ -54,11 +60,11 @@ async def predict(request: Request, service: ServiceDep, tracking: TrackingDep, 
 @router.post("/jobs", status_code=202, response_model=JobAccepted, responses=ERRORS,
              dependencies=[Depends(rate_limited)])
 async def create_job(request: Request, tracking: TrackingDep, caller: CallerDep, file: UploadField,
-                     f_px: FocalField = None, input_size: SizeField = None,
+                     f_px: FocalField = None, input_size: SizeField = None, max_gaussians: DensityField = None,
                      webhook_url: WebhookField = None) -> Any:
     """Same as /api/predict, but answer at once with a job id to poll (for the web page)."""
     data = await file.read()
-    delivery = Delivery(download_stem(file.filename))
+    delivery = Delivery(download_stem(file.filename), max_gaussians)
     job = await tracking.submit(caller.id, data, f_px, input_size, webhook_url, str(request.base_url), delivery)
     return rooted(request, {"job_id": job["job_id"], "state": job["state"],
                             "status_url": f"/api/jobs/{job['job_id']}"})

@@ -31,8 +31,15 @@ function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 30000);
 }
 
+// The preset decides the density: the answer's URLs may carry one already (the request's or the
+// server's inference.max_gaussians), so it is set or removed, never appended twice.
 function withDensity(url, max) {
-  return max ? `${url}${url.includes("?") ? "&" : "?"}max_gaussians=${max}` : url;
+  const [path, query = ""] = url.split("?");
+  const params = new URLSearchParams(query);
+  if (max) params.set("max_gaussians", max);
+  else params.delete("max_gaussians");
+  const rest = params.toString();
+  return rest ? `${path}?${rest}` : path;
 }
 
 async function sizeOf(url) {

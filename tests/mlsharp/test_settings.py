@@ -55,13 +55,13 @@ def test_every_cli_flag_maps_to_its_key():
     args = build_parser().parse_args([
         "-m", "cpu", "-p", "1234", "--host", "0.0.0.0", "--input-size", "1024", "1024", "--no-browser",
         "--no-amp", "--no-cudnn-benchmark", "--enable-cache", "--cache-size", "5", "--enable-auto-tune",
-        "--gradient-checkpointing", "--checkpoint-segments", "7", "--log-level", "debug",
+        "--gradient-checkpointing", "--checkpoint-segments", "7", "--log-level", "debug", "--max-gaussians", "5000",
     ])
     config, warnings = build_config(overrides_from_args(args))
     assert warnings == []
     assert config.mode == "cpu"
     assert (config.server.host, config.server.port) == ("0.0.0.0", 1234)
-    assert config.inference.input_size == (1024, 1024)
+    assert config.inference.input_size == (1024, 1024) and config.inference.max_gaussians == 5000
     assert config.browser.open is False and config.gpu.amp is False and config.gpu.cudnn_benchmark is False
     assert config.cache.enabled is True and config.cache.size == 5
     assert config.auto_tune.enabled is True

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 
-from mlsharp.cache import ResultCache, new_output_id
+from mlsharp.cache import ResultCache
+from mlsharp.output_ids import new_output_id
 
 
 def timed(fn, *args) -> float:

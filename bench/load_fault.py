@@ -43,7 +43,8 @@ from pathlib import Path
 import httpx
 
 from _common import free_port, jpeg, launch_server, process_tree, rss_mb, split_rss, stop_server, worker_pids
-from mlsharp.cache import ResultCache, new_output_id
+from mlsharp.cache import ResultCache
+from mlsharp.output_ids import new_output_id
 from sharpnet.io.ply import read_ply
 
 MAX_UPLOAD_MB = 8.0

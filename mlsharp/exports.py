@@ -9,7 +9,7 @@ recorded with its cache entry (so eviction and clearing delete it too):
 * ``<id>.depth.png`` / ``<id>.depthcolor.png`` -- the depth map and its colourised preview.
 
 Importing this module registers every registry suffix with the cache
-(:func:`mlsharp.cache.register_suffix`), so a new format in the registry needs no change there.
+(:func:`mlsharp.output_ids.register_suffix`), so a new format in the registry needs no change there.
 Conversions run once per file at a time, written to a staged ``.part`` file and attached to the
 cache entry atomically: a crash leaves at most the ``.part``, which the cache's start-up removes.
 """
@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from mlsharp.cache import ResultCache, register_suffix
+from mlsharp.cache import ResultCache
+from mlsharp.output_ids import register_suffix
 from sharpnet.density import reduce_scene
 from sharpnet.io.atomic import write_atomic
 from sharpnet.io.depth import depth_map, depth_png16, depth_preview_png

@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from mlsharp.redact import clip
-from mlsharp.cache import is_output_id, new_output_id
+from mlsharp.output_ids import is_output_id, new_output_id
 from mlsharp.delivery import Delivery
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.config import MAX_SANE_INPUT_SIZE, Config, adjust_input_size, snap_input_size

@@ -107,7 +107,7 @@ def draft_fields(draft_side: int | None, output_uri: Callable[[str], str]) -> di
     build their specs with it, so a draft looks the same whichever engine ran it."""
     if not draft_side:
         return {}
-    from mlsharp.cache import new_output_id
+    from mlsharp.output_ids import new_output_id
 
     draft_id = new_output_id()
     return {"draft_side": draft_side, "draft_id": draft_id, "draft_output": output_uri(draft_id)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from loguru import logger
 
-from mlsharp.cache import output_suffixes
+from mlsharp.output_ids import output_suffixes
 from mlsharp.diskerrors import DiskTrouble, disk_problem
 from mlsharp.engines import JobOptions, JobSpec
 from mlsharp.engines.batching import Gatherer

@@ -17,7 +17,8 @@ from typing import Any
 
 from loguru import logger
 
-from mlsharp.cache import CacheEntry, output_suffixes
+from mlsharp.cache_index import CacheEntry
+from mlsharp.output_ids import output_suffixes
 from mlsharp.storage import Store
 
 ALIAS_TTL_S = 7 * 86_400

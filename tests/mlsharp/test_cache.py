@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 
 import pytest
 
-from mlsharp.cache import INDEX_NAME, PART_GRACE_S, ResultCache, is_output_id, new_output_id
+from mlsharp.cache import ResultCache
+from mlsharp.cache_recovery import INDEX_NAME
+from mlsharp.output_ids import new_output_id
 
 
 def add(cache: ResultCache, key: str, payload: bytes = b"ply") -> str:
@@ -25,13 +25,6 @@ def cache(tmp_path) -> ResultCache:
     c = ResultCache(tmp_path / "cache", max_size=3)
     c.load()
     return c
-
-
-def test_ids_are_random_hex_and_validated():
-    ids = {new_output_id() for _ in range(100)}
-    assert len(ids) == 100 and all(is_output_id(i) for i in ids)
-    for bad in ("../etc/passwd", "abc", "0" * 31, "G" * 32, "0" * 32 + "/x", "0" * 33):
-        assert not is_output_id(bad)
 
 
 def test_path_for_refuses_anything_but_an_id(cache):
@@ -91,30 +84,6 @@ def test_index_survives_a_restart_in_lru_order(tmp_path):
     assert again.get("a").output_id == ids["a"] and again.find_output(ids["b"]).key == "b"
     add(again, "c")  # evicts the least recently used
     assert again.peek("b") is None and again.peek("a") is not None
-
-
-def test_restart_drops_entries_whose_file_vanished_and_deletes_unindexed_files(tmp_path):
-    first = ResultCache(tmp_path / "c", max_size=5)
-    first.load()
-    kept, lost = add(first, "kept"), add(first, "lost")
-    first.path_for(lost).unlink()
-    stray = new_output_id()
-    first.path_for(stray).write_bytes(b"orphan")  # e.g. written by a request that then failed
-    partial = first.directory / f".{new_output_id()}.ply.abcd.part"
-    partial.write_bytes(b"half")
-    stale = time.time() - PART_GRACE_S - 5  # a fresh .part may be another process's write in progress
-    os.utime(partial, (stale, stale))
-    fresh = first.directory / f".{new_output_id()}.ply.efgh.part"
-    fresh.write_bytes(b"being written")
-    unrelated = first.directory / "README.txt"
-    unrelated.write_text("not ours")
-
-    again = ResultCache(tmp_path / "c", max_size=5)
-    assert again.load() == 1
-    assert again.peek("kept").output_id == kept and again.peek("lost") is None
-    assert not first.path_for(stray).exists() and not partial.exists()
-    assert unrelated.exists() and fresh.exists()
-    assert again.output_ids() == {kept}
 
 
 def test_get_never_returns_an_entry_whose_file_is_gone(cache):

@@ -5,11 +5,15 @@ and a hit survives a failed recency write."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 
 import pytest
 
-from mlsharp.cache import INDEX_NAME, ORPHAN_KEY, ResultCache, new_output_id
+from mlsharp.cache import ResultCache
+from mlsharp.cache_recovery import INDEX_NAME, ORPHAN_KEY, PART_GRACE_S
+from mlsharp.output_ids import new_output_id
 
 
 def add(cache: ResultCache, key: str, payload: bytes = b"ply") -> str:
@@ -39,6 +43,30 @@ def break_by_directory(path):
     path.unlink()
     path.mkdir()
     (path / "inside").write_text("x")
+
+
+def test_restart_drops_entries_whose_file_vanished_and_deletes_unindexed_files(tmp_path):
+    first = ResultCache(tmp_path / "c", max_size=5)
+    first.load()
+    kept, lost = add(first, "kept"), add(first, "lost")
+    first.path_for(lost).unlink()
+    stray = new_output_id()
+    first.path_for(stray).write_bytes(b"orphan")  # e.g. written by a request that then failed
+    partial = first.directory / f".{new_output_id()}.ply.abcd.part"
+    partial.write_bytes(b"half")
+    stale = time.time() - PART_GRACE_S - 5  # a fresh .part may be another process's write in progress
+    os.utime(partial, (stale, stale))
+    fresh = first.directory / f".{new_output_id()}.ply.efgh.part"
+    fresh.write_bytes(b"being written")
+    unrelated = first.directory / "README.txt"
+    unrelated.write_text("not ours")
+
+    again = ResultCache(tmp_path / "c", max_size=5)
+    assert again.load() == 1
+    assert again.peek("kept").output_id == kept and again.peek("lost") is None
+    assert not first.path_for(stray).exists() and not partial.exists()
+    assert unrelated.exists() and fresh.exists()
+    assert again.output_ids() == {kept}
 
 
 @pytest.mark.parametrize("damage", [break_by_garbage, break_by_truncation, break_by_directory])

@@ -19,7 +19,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from app import MLSharpApp
-from mlsharp.cache import ResultCache
+from mlsharp.cache_files import CacheFiles
 from svc_helpers import block_photo, free_port, png_bytes, service_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,7 +136,7 @@ def test_a_full_disk_while_indexing_is_507_and_leaves_no_files(tmp_path, monkeyp
         def no_space(self, entry):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(ResultCache, "_write_sidecar", no_space)
+        monkeypatch.setattr(CacheFiles, "write_sidecar", no_space)
         response = predict(client, png_bytes(block_photo(64, 48, 8)))
         assert response.status_code == 507
         assert "is full" in response.json()["detail"]

@@ -202,7 +202,7 @@ class MLSharpApp:
                 allow_headers=["X-API-Key", "Authorization", "Content-Type"],
             )
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=int(cfg.limits.max_upload_mb * 1e6),
-                           larger={"/api/batch": (int(cfg.batch.max_total_mb * 1e6), "batch.max_total_mb")})
+                           larger={"/api/batch": (int(cfg.batch.max_total_mb * 1e6), "Batch")})
         install_guards(app, cfg, assets.page_bytes() or b"")
         app.add_middleware(HttpMetricsMiddleware, metrics=self.metrics, router_owner=app)
         app.add_middleware(ForwardedPrefixMiddleware, root_path=cfg.server.root_path)  # outermost

@@ -52,6 +52,22 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def megapixels(pixels: int) -> str:
+    """``108000000`` -> ``"108"``, ``1_200_000`` -> ``"1.2"``: how people count photo sizes."""
+    value = pixels / 1e6
+    text = f"{value:.1f}" if value >= 0.1 else f"{value:.2g}"
+    return text.removesuffix(".0")
+
+
+def too_large(max_pixels: int, pixels: int | None = None, size: str = "") -> BadInput:
+    """``Photo too large: 108 MP (12000x9000), limit 100 MP``, or ``... over the 100 MP limit``
+    when the size is not known."""
+    limit = megapixels(max_pixels)
+    if not pixels:
+        return BadInput(413, f"Photo too large: over the {limit} MP limit")
+    return BadInput(413, f"Photo too large: {megapixels(pixels)} MP{f' ({size})' if size else ''}, limit {limit} MP")
+
+
 def probe(data: bytes, max_pixels: int) -> tuple[int, int] | None:
     """Header-only checks (empty, not an image, over the pixel limit); cheap enough for the server.
     Returns the stored (width, height) when the header names it."""
@@ -61,7 +77,7 @@ def probe(data: bytes, max_pixels: int) -> tuple[int, int] | None:
         with Image.open(io.BytesIO(data)) as header:
             width, height = header.size
     except Image.DecompressionBombError:
-        raise BadInput(413, f"the image has more pixels than allowed ({max_pixels:,})") from None
+        raise too_large(max_pixels) from None
     except UnidentifiedImageError:
         kind = sniff_format(data)
         if kind:
@@ -74,10 +90,7 @@ def probe(data: bytes, max_pixels: int) -> tuple[int, int] | None:
     except Exception:  # noqa: BLE001 - a damaged header: the full decode words it
         return None
     if width * height > max_pixels:
-        raise BadInput(
-            413, f"the image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,} "
-            "(limits.max_pixels)"
-        )
+        raise too_large(max_pixels, width * height, f"{width}x{height}")
     return width, height
 
 
@@ -88,8 +101,9 @@ def decode(data: bytes, f_px: float | None, max_pixels: int) -> Photo:
         return load_photo(data, f_px=f_px, max_pixels=max_pixels)
     except PhotoError as exc:
         message = str(exc).removeprefix("upload: ")
-        code = 413 if "too large" in message or "exceeds the limit" in message else 400
-        raise BadInput(code, f"cannot use the upload as a photo: {message}") from None
+        if "too large" in message or "exceeds the limit" in message:
+            raise too_large(max_pixels) from None
+        raise BadInput(400, f"cannot use the upload as a photo: {message}") from None
 
 
 def pixel_key(rgb: np.ndarray, f_px: float, side: int, identity: str) -> str:

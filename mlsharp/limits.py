@@ -19,13 +19,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 
-def _too_large_detail(limit: int, key: str = "limits.max_upload_mb") -> str:
-    return f"request body exceeds the limit of {limit / 1e6:g} MB ({key})"
+def _too_large_detail(limit: int, what: str = "Upload") -> str:
+    return f"{what} too large: over the {limit / 1e6:g} MB limit"
 
 
 class BodySizeLimitMiddleware:
     """``larger`` maps a path (matched at the end, so a sub-path prefix does not matter) to its own
-    ``(limit, config key)``: a batch upload carries many photos and has ``batch.max_total_mb``."""
+    ``(limit, what it is called in the refusal)``: a batch upload carries many photos and has
+    ``batch.max_total_mb``. Refusals say the limit in plain words, never the config key."""
 
     def __init__(self, app: Any, max_bytes: int, larger: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
@@ -37,11 +38,11 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "").rstrip("/")
-        limit, key = next((pair for suffix, pair in self.larger.items() if path.endswith(suffix)),
-                          (self.max_bytes, "limits.max_upload_mb"))
-        await self._limited(scope, receive, send, limit, key)
+        limit, what = next((pair for suffix, pair in self.larger.items() if path.endswith(suffix)),
+                           (self.max_bytes, "Upload"))
+        await self._limited(scope, receive, send, limit, what)
 
-    async def _limited(self, scope: dict, receive: Any, send: Any, limit: int, key: str) -> None:
+    async def _limited(self, scope: dict, receive: Any, send: Any, limit: int, what: str) -> None:
         declared = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -50,7 +51,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = None
         if declared is not None and declared > limit:
-            response = JSONResponse({"detail": _too_large_detail(limit, key)}, status_code=413,
+            response = JSONResponse({"detail": _too_large_detail(limit, what)}, status_code=413,
                                     headers={"Connection": "close"})
             await response(scope, receive, send)
             return
@@ -62,7 +63,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, _too_large_detail(limit, key))
+                    raise HTTPException(413, _too_large_detail(limit, what))
             return message
 
         await self.app(scope, limited_receive, send)

@@ -38,8 +38,8 @@ class Ownership:
         pending = self.records.count_members("pending", caller_id)
         if pending + adding > self.max_pending:
             raise ServiceError(
-                429, f"you have {pending} unfinished jobs; at most {self.max_pending} may wait at once "
-                "(limits.max_queued_per_caller); retry when some have finished",
+                429, f"Too many photos waiting: you have {pending} unfinished, at most {self.max_pending} may wait "
+                "at once; try again when some have finished",
                 headers={"Retry-After": "5"}, outcome="rejected",
             )
 

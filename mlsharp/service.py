@@ -37,6 +37,7 @@ from mlsharp.engines import JobEngine, JobOptions
 from mlsharp.engines.flow import hit_response
 from mlsharp.errors import ServiceError
 from mlsharp.exports import MAX_GAUSSIANS, EntryGone, Exporter
+from mlsharp.field_labels import label
 from mlsharp.input_size import choose_side
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
@@ -55,7 +56,7 @@ def file_chunks(path: Path) -> Iterator[bytes]:
 def check_max_gaussians(value: int) -> None:
     """A 422 unless ``value`` is a density a scene can be reduced to."""
     if not 1 <= value <= MAX_GAUSSIANS:
-        raise ServiceError(422, f"max_gaussians must be between 1 and {MAX_GAUSSIANS:,}, got {value}")
+        raise ServiceError(422, f"{label('max_gaussians')} must be between 1 and {MAX_GAUSSIANS:,}, got {value:,}")
 
 
 __all__ = ["F_PX_RANGE", "PredictionService", "ServiceError"]
@@ -91,8 +92,7 @@ class PredictionService:
             self.metrics.observe_predict("rejected")
             raise ServiceError(
                 503,
-                f"server busy: {depth} predictions in progress "
-                f"(performance.max_concurrency = {limit}); retry later",
+                f"Server busy: {depth} photos in progress, the most it takes at once; try again shortly",
                 headers={"Retry-After": self._retry_after()},
                 outcome="rejected",
             )
@@ -110,7 +110,7 @@ class PredictionService:
             return self.config.inference.side
         if not 1 <= input_size <= MAX_SANE_INPUT_SIZE:
             raise ServiceError(
-                422, f"input_size must be between 1 and {MAX_SANE_INPUT_SIZE}, got {input_size}"
+                422, f"{label('input_size')} must be between 1 and {MAX_SANE_INPUT_SIZE}, got {input_size}"
             )
         (side, _), note = adjust_input_size((input_size, input_size))
         if note:
@@ -123,7 +123,7 @@ class PredictionService:
             return
         low, high = F_PX_RANGE
         if not math.isfinite(f_px) or not low <= f_px <= high:
-            raise ServiceError(422, f"f_px must be between {low:g} and {high:g} pixels, got {f_px:g}")
+            raise ServiceError(422, f"{label('f_px')} must be between {low:,.0f} and {high:,.0f} pixels, got {f_px:g}")
 
     def _density(self, delivery: Delivery) -> Delivery:
         """``delivery`` with the density its URLs serve: the request's, else ``inference.max_gaussians``."""

@@ -63,10 +63,10 @@ def plan(archive: zipfile.ZipFile, max_files: int, max_bytes: int) -> ArchivePla
         result.photos.append(info)
         result.declared_bytes += info.file_size
         if len(result.photos) > max_files:
-            raise ArchiveTooLarge(f"the zip holds more than {max_files} photos (batch.max_files)")
+            raise ArchiveTooLarge(f"Too many photos: the zip holds more than {max_files} photos, the most a batch takes")
         if result.declared_bytes > max_bytes:
             raise ArchiveTooLarge(
-                f"the zip's photos unpack to more than {max_bytes / 1e6:g} MB (batch.max_total_mb)"
+                f"Batch too large: the zip's photos unpack to more than the {max_bytes / 1e6:g} MB limit"
             )
     return result
 

@@ -84,7 +84,7 @@ class BatchService:
                 sources.append(("photo", upload))
                 count += 1
             if count > limits.max_files:
-                raise ServiceError(413, f"a batch holds at most {limits.max_files} photos (batch.max_files)")
+                raise ServiceError(413, f"Too many photos: a batch holds at most {limits.max_files} photos")
         return sources, count, skipped
 
     async def _photos(self, sources: list[tuple[str, Any]]) -> AsyncIterator[tuple[str, bytes | None, str | None]]:
@@ -109,7 +109,7 @@ class BatchService:
     async def create(self, caller_id: str, uploads: list[Upload], f_px: float | None, input_size: int | None,
                      webhook_url: str | None = None, base_url: str = "") -> dict[str, Any]:
         if not uploads:
-            raise ServiceError(422, "files: add at least one photo (or a .zip of photos)")
+            raise ServiceError(422, "No photos were sent: add at least one photo (or a .zip of photos)")
         webhook_url = await self.tracking.check_webhook(webhook_url)
         sources, count, skipped = await self._plan(uploads)
         try:

@@ -94,8 +94,8 @@ class DramatiqEngine:
     def _admit(self) -> None:
         depth = self.jobs.depth()
         if depth >= self.settings.max_queue:
-            raise ServiceError(503, f"the cluster is busy: {depth} jobs waiting or running "
-                                    f"(jobs.max_queue = {self.settings.max_queue}); retry later",
+            raise ServiceError(503, f"Server busy: {depth} photos waiting or in progress, the most the cluster "
+                                    "queues; try again shortly",
                                headers={"Retry-After": str(max(1, min(600, depth)))}, outcome="rejected")
 
     @_unreachable_is_503

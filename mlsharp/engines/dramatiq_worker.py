@@ -110,8 +110,8 @@ class JobRunner:
             return
         except TimeLimitExceeded:
             self._discard(spec)
-            self.jobs.fail(spec.job_id, 504, f"the prediction took longer than {self.settings.time_limit_s:g} s "
-                                             "(jobs.time_limit_s)")
+            self.jobs.fail(spec.job_id, 504, f"the prediction took longer than {self.settings.time_limit_s:g} s, "
+                                             "the most this cluster allows")
             self._end(spec)
             self._outcome("timeout")
             return

@@ -148,7 +148,7 @@ class LocalEngine:
                 raise ServiceError(500, f"{exc}; the worker was restarted, please retry") from None
             except TaskTimeout as exc:
                 self._discard(spec)
-                raise ServiceError(504, f"{exc} (performance.predict_timeout); the worker was restarted") from None
+                raise ServiceError(504, f"{exc}, the most this server allows; the worker was restarted") from None
             except RuntimeError as exc:
                 self._discard(spec)
                 raise ServiceError(500, f"prediction failed: {exc}") from None

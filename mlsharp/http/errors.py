@@ -1,6 +1,7 @@
 """Every error is JSON ``{"detail": "..."}`` with a one-line string, validation errors included.
 
-So curl users and the page can show it as is. :data:`ERRORS` documents the shared codes in
+So curl users and the page can show it as is; validation errors are worded for people
+(:mod:`mlsharp.http.field_errors`). :data:`ERRORS` documents the shared codes in
 ``/docs``; handlers simply let :class:`mlsharp.service.ServiceError` propagate.
 """
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 
 from mlsharp.diskerrors import DiskTrouble, describe, kind_of
+from mlsharp.http.field_errors import one_line
 from mlsharp.schemas import ErrorResponse
 from mlsharp.service import ServiceError
 
@@ -36,18 +38,10 @@ ERRORS = described(
 )
 
 
-def one_line(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        parts.append(f"{'.'.join(loc) or 'request'}: {error.get('msg', 'invalid value')}")
-    return "; ".join(parts) or "invalid request"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": one_line(exc)}, status_code=422)
+        return JSONResponse({"detail": one_line(list(exc.errors()))}, status_code=422)
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:

@@ -35,3 +35,14 @@ def test_bad_input_survives_the_trip_back_from_a_worker_process():
 def test_decode_gives_the_photo_and_its_focal_length():
     photo = decode(png_bytes(block_photo(96, 64)), 80.0, 10**8)
     assert (photo.width, photo.height, photo.f_px, photo.focal_source) == (96, 64, 80.0, "user")
+
+
+def test_pixel_limits_are_worded_in_megapixels():
+    from mlsharp.intake import megapixels, too_large
+
+    assert [megapixels(n) for n in (108_000_000, 100_000_000, 1_200_000, 100_400_000, 6_144)] == [
+        "108", "100", "1.2", "100.4", "0.0061"]
+    assert too_large(100_000_000, 108_000_000, "12000x9000").detail == (
+        "Photo too large: 108 MP (12000x9000), limit 100 MP")
+    refused = too_large(100_000_000)
+    assert (refused.status_code, refused.detail) == (413, "Photo too large: over the 100 MP limit")

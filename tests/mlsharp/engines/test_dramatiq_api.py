@@ -33,7 +33,7 @@ def test_jobs_wait_in_redis_and_admission_follows_the_shared_depth(tmp_path, red
         assert spec["download_name"] == "p"  # the worker names the result after the upload
         assert upload_job(client, png_bytes(block_photo(40, 24))).status_code == 202
         refused = upload_job(client, png_bytes(block_photo(48, 24)))
-        assert refused.status_code == 503 and "jobs.max_queue = 2" in refused.json()["detail"]
+        assert refused.status_code == 503 and "Server busy: 2 photos waiting" in refused.json()["detail"]
         assert int(refused.headers["Retry-After"]) >= 1
         health = client.get("/api/health").json()
         assert health["status"] == "starting" and health["jobs"]["queue_depth"] == 2  # no worker yet

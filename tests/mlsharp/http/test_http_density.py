@@ -55,11 +55,11 @@ def test_more_than_the_scene_has_keeps_every_gaussian(client):
 def test_bad_values_are_a_one_line_refusal(client):
     photo = unique_png(404)
     for value in ("0", "-5", str(10**8 + 1)):
-        assert_error(upload(client, photo, max_gaussians=value), 422, "between 1 and 100,000,000")
+        assert_error(upload(client, photo, max_gaussians=value), 422, "Gaussian count must be between 1 and 100,000,000")
         refused = client.post("/api/jobs", files={"file": ("p.png", photo, "image/png")},
                               data={"max_gaussians": value})
         assert_error(refused, 422, "between 1 and 100,000,000")
-    assert_error(upload(client, photo, max_gaussians="lots"), 422, "max_gaussians")
+    assert_error(upload(client, photo, max_gaussians="lots"), 422, "Gaussian count must be a whole number, got “lots”")
     assert upload(client, photo, max_gaussians="").json()["max_gaussians"] is None  # an empty field is no field
 
 

@@ -68,8 +68,8 @@ def test_clearing_the_cache_deletes_every_derived_file(client, owner):
 
 def test_unknown_format_or_bad_density_is_a_one_line_422(client):
     body = upload(client, unique_png(153)).json()
-    assert_error(client.get(f"/api/outputs/{body['id']}.exe"), 422, "fmt")
-    assert_error(client.get(with_query(body["url"], max_gaussians=0)), 422, "max_gaussians")
+    assert_error(client.get(f"/api/outputs/{body['id']}.exe"), 422, "Format must be 'ply', 'spz'")
+    assert_error(client.get(with_query(body["url"], max_gaussians=0)), 422, "Gaussian count must be at least 1")
 
 
 def test_depth_map_is_16_bit_millimetres_and_has_a_colour_preview(client):

@@ -156,7 +156,7 @@ def test_the_per_caller_queue_cap_is_429(client, monkeypatch):
     monkeypatch.setattr("mlsharp.engines.batching.execute", hang_task)
     jobs = [submit(client, B, 200 + i) for i in range(3)]
     response = client.post("/api/jobs", headers=B, files={"file": ("p.png", unique_png(210), "image/png")})
-    assert response.status_code == 429 and "max_queued_per_caller" in response.json()["detail"]
+    assert response.status_code == 429 and "Too many photos waiting" in response.json()["detail"]
     other = submit(client, A, 211)  # another caller is not held back
     for job_id, headers in [*((j, B) for j in jobs), (other, A)]:
         client.delete(f"/api/jobs/{job_id}", headers=headers)
@@ -186,7 +186,7 @@ def test_a_batch_belongs_to_its_caller_and_its_webhook_comes_once_at_the_end(cli
 def test_a_batch_over_the_callers_cap_is_refused_whole(client):
     files = [("files", (f"c{i}.png", unique_png(410 + i), "image/png")) for i in range(4)]
     response = client.post("/api/batch", headers=B, files=files)
-    assert response.status_code == 429 and "max_queued_per_caller" in response.json()["detail"]
+    assert response.status_code == 429 and "Too many photos waiting" in response.json()["detail"]
 
 
 def _request(headers: dict[str, str]) -> Request:

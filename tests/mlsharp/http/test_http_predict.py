@@ -96,12 +96,12 @@ def test_wrong_extension_is_judged_by_content(client):
 @pytest.mark.parametrize(
     ("fields", "fragment"),
     [
-        ({"f_px": -3}, "f_px must be between"),
-        ({"f_px": "abc"}, "f_px"),
-        ({"f_px": "nan"}, "f_px"),
-        ({"input_size": 0}, "input_size must be between"),
-        ({"input_size": 10**6}, "input_size must be between"),
-        ({"input_size": "big"}, "input_size"),
+        ({"f_px": -3}, "Focal length must be between 1 and 1,000,000 pixels, got -3"),
+        ({"f_px": "abc"}, "Focal length must be a number, got “abc”"),
+        ({"f_px": "nan"}, "Focal length must be between"),
+        ({"input_size": 0}, "Network input size must be between"),
+        ({"input_size": 10**6}, "Network input size must be between"),
+        ({"input_size": "big"}, "Network input size must be a whole number, got “big”"),
     ],
 )
 def test_bad_form_fields_are_422_with_a_one_line_detail(client, photo_png, fields, fragment):
@@ -109,12 +109,12 @@ def test_bad_form_fields_are_422_with_a_one_line_detail(client, photo_png, field
 
 
 def test_missing_file_field(client):
-    assert_error(client.post("/api/predict", data={"f_px": "100"}), 422, "file")
+    assert_error(client.post("/api/predict", data={"f_px": "100"}), 422, "No photo was sent")
 
 
 def test_body_over_the_limit_is_413(client):
     big = b"\0" * 1_200_000
-    assert_error(upload(client, big), 413, "exceeds the limit of 1 MB")
+    assert_error(upload(client, big), 413, "Upload too large: over the 1 MB limit")
 
 
 def test_streamed_body_is_cut_off_at_the_limit(client):
@@ -130,7 +130,7 @@ def test_streamed_body_is_cut_off_at_the_limit(client):
 
     response = client.post("/api/predict", content=body(),
                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert_error(response, 413, "exceeds the limit")
+    assert_error(response, 413, "Upload too large: over the 1 MB limit")
 
 
 def test_job_api_reports_progress_and_the_same_result(client):
@@ -177,10 +177,10 @@ def test_beyond_max_concurrency_is_503_with_retry_after(client, owner, photo_png
             service.admit()
             held += 1
         response = upload(client, photo_png)
-        assert_error(response, 503, "server busy")
+        assert_error(response, 503, "Server busy")
         assert int(response.headers["Retry-After"]) >= 1
         job = client.post("/api/jobs", files={"file": ("p.png", photo_png, "image/png")})
-        assert_error(job, 503, "server busy")
+        assert_error(job, 503, "Server busy")
     finally:
         for _ in range(held):
             service.release()

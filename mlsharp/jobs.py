@@ -27,6 +27,7 @@ class Job:
     state: str = "queued"  # queued | running | done | error | cancelled
     stage: str = "queued"
     created: float = field(default_factory=time.monotonic)
+    stage_since: float = field(default_factory=time.monotonic)  # when ``stage`` began (progress estimates)
     finished: float | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -44,7 +45,7 @@ class Job:
         with self._lock:
             if self.done or STAGE_ORDER.index(stage) <= STAGE_ORDER.index(self.stage):
                 return
-            self.stage = stage
+            self.stage, self.stage_since = stage, time.monotonic()
             if stage != "queued":
                 self.state = "running"
 
@@ -87,6 +88,7 @@ class Job:
                 "state": self.state,
                 "stage": self.stage,
                 "elapsed_s": round(end - self.created, 3),
+                "stage_elapsed_s": round(max(0.0, end - self.stage_since), 3),
                 "draft": self.draft,
                 "result": self.result,
                 "error": self.error,

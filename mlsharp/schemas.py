@@ -91,6 +91,12 @@ class JobStatus(BaseModel):
     state: JobState
     stage: Literal["queued", "loading", "drafting", "draft", "inference", "saving", "done", "error", "cancelled"]
     elapsed_s: float
+    stage_elapsed_s: float | None = Field(None, description="Seconds in the current stage")
+    progress: float | None = Field(
+        None, description="0..1, estimated from this server's recent stage timings at the job's input size; "
+                          "null while queued or before anything was measured; 1 when done")
+    eta_s: float | None = Field(
+        None, description="Estimated seconds until the scene is ready (same estimate; null when unknown)")
     draft: PredictResponse | None = Field(
         None, description="Progressive jobs: the draft scene, viewable from stage 'draft' until the result replaces it")
     result: PredictResponse | None = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -41,10 +42,12 @@ from mlsharp.field_labels import label
 from mlsharp.input_size import choose_side
 from mlsharp.intake import BadInput, probe, upload_key
 from mlsharp.jobs import Job
+from mlsharp.progress import JobPlan, StageTimings, estimate
 from mlsharp.storage import StorageError
 from sharpnet.config import F_PX_RANGE
 
 CHUNK = 1 << 20
+MAX_PLANS = 4096  # jobs whose progress can be estimated (older ones answer null)
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -76,6 +79,8 @@ class PredictionService:
         self.failed = 0
         self.total_seconds = 0.0
         self.exporter = Exporter()
+        self.timings = StageTimings()  # recent stage durations: the jobs' progress and ETA
+        self._plans: OrderedDict[str, JobPlan] = OrderedDict()  # job id -> what it computes
 
     # ------------------------------------------------------------------ admission
 
@@ -177,6 +182,7 @@ class PredictionService:
                 self.metrics.observe_predict(error.outcome)
             return
         assert result is not None
+        self.timings.record(result)
         self._succeeded(result)
 
     def _succeeded(self, result: dict) -> None:
@@ -231,9 +237,20 @@ class PredictionService:
             if known is not None:
                 return await self.engine.submit_done(new_output_id(), known)
             options = replace(options, draft_side=self.draft_side(options.side))
-            return await self.engine.submit(new_output_id(), options, data)
+            job = await self.engine.submit(new_output_id(), options, data)
+            self._plan(job.id, JobPlan(self._backend(), options.side, options.draft_side))
+            return job
         finally:
             self.release()
+
+    def _backend(self) -> str:
+        return "preview" if str(self._identity()).startswith("preview") else "sharp"
+
+    def _plan(self, job_id: str, plan: JobPlan) -> None:
+        """Remember what a job computes, for its progress estimate (bounded like a job store)."""
+        self._plans[job_id] = plan
+        while len(self._plans) > MAX_PLANS:
+            self._plans.popitem(last=False)
 
     def draft_side(self, side: int) -> int | None:
         """The side of a job's draft scene, or None when the job is not progressive.
@@ -244,16 +261,17 @@ class PredictionService:
         """
         opt = self.config.optimization
         wanted = opt.progressive if opt.progressive is not None else str(self.device).startswith("cpu")
-        preview = str(self._identity()).startswith("preview")
+        preview = self._backend() == "preview"
         draft = snap_input_size(opt.progressive_size)
         return draft if wanted and not preview and draft < side else None
 
     def job(self, job_id: str) -> dict[str, Any]:
-        """The job's snapshot; a 404 when unknown or forgotten."""
+        """The job's snapshot with its estimated ``progress`` and ``eta_s`` (:mod:`mlsharp.progress`);
+        a 404 when unknown or forgotten."""
         snapshot = self.engine.status(job_id) if is_output_id(job_id) else None
         if snapshot is None:
             raise ServiceError(404, f"no job with id {clip(job_id)!r} (unknown, or finished long ago)")
-        return snapshot
+        return {**snapshot, **estimate(snapshot, self._plans.get(job_id), self.timings)}
 
     def cancel(self, job_id: str) -> bool:
         return is_output_id(job_id) and self.engine.cancel(job_id)

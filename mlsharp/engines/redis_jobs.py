@@ -1,7 +1,7 @@
 """Job state in Redis, so any API server answers for work done by any worker.
 
-``<ns>:job:<id>`` is a hash (state, stage, rank, created, finished, attempts, worker, draft,
-result, error, spec); ``<ns>:active`` the set of unfinished ids (its size is the cluster's queue depth,
+``<ns>:job:<id>`` is a hash (state, stage, rank, stage_at, created, finished, attempts, worker,
+draft, result, error, spec); ``<ns>:active`` the set of unfinished ids (its size is the cluster's queue depth,
 used for admission); ``<ns>:dead`` the dead-lettered ids; ``<ns>:counters`` retries, requeues,
 dead letters; ``<ns>:workers`` a sorted set worker id -> last heartbeat with ``<ns>:worker:<id>``
 describing it. Stage moves and the final transition are Lua scripts: stages only move forward,
@@ -21,10 +21,10 @@ local state = redis.call('hget', KEYS[1], 'state')
 if not state or state == 'done' or state == 'error' or state == 'cancelled' then return 0 end
 local rank = tonumber(redis.call('hget', KEYS[1], 'rank') or '0')
 if tonumber(ARGV[2]) <= rank then return 0 end
-redis.call('hset', KEYS[1], 'stage', ARGV[1], 'rank', ARGV[2], 'state', 'running')
+redis.call('hset', KEYS[1], 'stage', ARGV[1], 'rank', ARGV[2], 'state', 'running', 'stage_at', ARGV[3])
 return 1
 """
-# KEYS: job hash; ARGV: draft JSON, rank of the 'draft' stage. Like _ADVANCE, but the draft scene
+# KEYS: job hash; ARGV: draft JSON, rank of the 'draft' stage, now. Like _ADVANCE, but the draft scene
 # and its stage land together, so no reader sees the stage without the scene (or a finished job
 # gain a draft).
 _DRAFT = """
@@ -33,7 +33,7 @@ if not state or state == 'done' or state == 'error' or state == 'cancelled' then
 redis.call('hset', KEYS[1], 'draft', ARGV[1])
 local rank = tonumber(redis.call('hget', KEYS[1], 'rank') or '0')
 if tonumber(ARGV[2]) > rank then
-  redis.call('hset', KEYS[1], 'stage', 'draft', 'rank', ARGV[2], 'state', 'running')
+  redis.call('hset', KEYS[1], 'stage', 'draft', 'rank', ARGV[2], 'state', 'running', 'stage_at', ARGV[3])
 end
 return 1
 """
@@ -87,11 +87,13 @@ class RedisJobs:
         data = {k.decode(): v.decode() for k, v in raw.items()}
         created = float(data.get("created", 0.0))
         end = float(data["finished"]) if "finished" in data else time.time()
+        stage_at = float(data.get("stage_at", created))
         return {
             "job_id": job_id,
             "state": data["state"],
             "stage": data["stage"],
             "elapsed_s": round(max(0.0, end - created), 3),
+            "stage_elapsed_s": round(max(0.0, end - stage_at), 3),
             "draft": json.loads(data["draft"]) if "draft" in data else None,
             "result": json.loads(data["result"]) if "result" in data else None,
             "error": json.loads(data["error"]) if "error" in data else None,
@@ -129,12 +131,13 @@ class RedisJobs:
 
     def advance(self, job_id: str, stage: str) -> None:
         if stage in STAGE_ORDER:
-            self._advance(keys=[self._job(job_id)], args=[stage, STAGE_ORDER.index(stage)])
+            self._advance(keys=[self._job(job_id)], args=[stage, STAGE_ORDER.index(stage), time.time()])
 
     def publish_draft(self, job_id: str, result: dict[str, Any]) -> bool:
         """A progressive job's viewable draft scene (stage ``draft``); the final result replaces it.
         False when the job had already finished (cancelled meanwhile): the draft is not shown."""
-        return bool(self._draft(keys=[self._job(job_id)], args=[json.dumps(result), STAGE_ORDER.index("draft")]))
+        return bool(self._draft(keys=[self._job(job_id)],
+                                args=[json.dumps(result), STAGE_ORDER.index("draft"), time.time()]))
 
     def is_finished(self, job_id: str) -> bool:
         state = self.client.hget(self._job(job_id), "state")

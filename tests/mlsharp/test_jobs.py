@@ -51,3 +51,22 @@ def test_store_never_drops_running_jobs():
     store.add(Job())
     with pytest.raises(JobStoreFull):
         store.add(Job())
+
+
+def test_the_time_in_the_current_stage_restarts_with_each_stage(monkeypatch):
+    import time
+
+    clock = [50.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    job = Job(created=50.0, stage_since=50.0)
+    clock[0] = 52.0
+    assert job.snapshot()["stage_elapsed_s"] == 2.0
+    job.advance("inference")
+    clock[0] = 55.5
+    assert job.snapshot()["stage_elapsed_s"] == 3.5 and job.snapshot()["elapsed_s"] == 5.5
+    job.advance("loading")  # backwards: ignored, the clock keeps running
+    clock[0] = 56.0
+    assert job.snapshot()["stage_elapsed_s"] == 4.0
+    job.succeed({"id": "x"})
+    clock[0] = 90.0
+    assert job.snapshot()["stage_elapsed_s"] == 4.0  # frozen at the end

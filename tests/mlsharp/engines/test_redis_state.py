@@ -76,3 +76,22 @@ def test_eviction_deletes_the_oldest_files_and_hits_are_counted(index):
     index.remember_alias("upload", "k5")
     assert index.lookup_alias("upload").output_id == "5" * 32
     assert index.clear() == 2 and index.output_ids() == set()
+
+
+def test_the_time_in_the_current_stage_restarts_with_each_stage(jobs, redis_client, monkeypatch):
+    import time
+
+    job = "b" * 32
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    jobs.create(job, {"job_id": job})
+    clock[0] = 1004.0
+    assert jobs.snapshot(job)["stage_elapsed_s"] == 4.0  # queued since creation
+    jobs.advance(job, "inference")
+    clock[0] = 1010.5
+    assert jobs.snapshot(job)["stage_elapsed_s"] == 6.5
+    jobs.advance(job, "loading")  # refused (backwards): the clock of 'inference' keeps running
+    clock[0] = 1011.0
+    assert jobs.snapshot(job)["stage_elapsed_s"] == 7.0
+    jobs.publish_draft(job, {"id": "d"})  # 'draft' is before 'inference': the scene lands, the stage stays
+    assert jobs.snapshot(job)["stage"] == "inference"

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "mlsharp")]
+sys.path.insert(0, str(REPO))
 
 STATIC_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']""",
                            re.M)
@@ -64,10 +64,14 @@ def main() -> None:
     logger.remove()  # the figures only
 
     from app import MLSharpApp
+    from mlsharp.config import build_config
     from mlsharp.http.static import IMMUTABLE, brotli
-    from svc_helpers import service_config
 
-    owner = MLSharpApp(service_config(Path(tempfile.mkdtemp(prefix="page-weight-"))))
+    root = Path(tempfile.mkdtemp(prefix="page-weight-"))  # throw-away folders, the preview backend
+    config, _ = build_config({"browser": {"open": False}, "logging": {"file": False},
+                              "cache": {"dir": str(root / "cache")},
+                              "model": {"temp_dir": str(root / "tmp"), "checkpoint": str(root / "absent.pt")}})
+    owner = MLSharpApp(config)
     with TestClient(owner.app, base_url="http://localhost") as client:
         urls = page_urls(client)
         encodings = {"uncompressed": "identity", "gzip": "gzip"} | ({"brotli": "br, gzip"} if brotli else {})

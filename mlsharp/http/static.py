@@ -53,6 +53,7 @@ _COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/s
 _MIN_COMPRESS = 512  # below this the headers cost more than the saving
 _STORE_LOCK = threading.Lock()
 _ASSETS: dict[str, tuple[tuple[int, int], Asset]] = {}
+_BUILDING: dict[str, threading.Lock] = {}  # one per file ever asked for (a bounded set: static/)
 _VENDOR_HASHES: dict[Path, tuple[tuple, str]] = {}
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".map": "application/json",
           ".css": "text/css", ".html": "text/html", ".json": "application/json", ".svg": "image/svg+xml",
@@ -92,8 +93,9 @@ def vendor_hash(vendor_dir: Path) -> str:
 def cached_asset(key: str, path: Path, read: Callable[[], bytes], kind: str) -> Asset | None:
     """The :class:`Asset` for ``key``, built from ``read()`` once per change of ``path`` on disk.
 
-    The store is per process, so the apps of one process share the compressed bytes; the lock
-    makes many clients asking at once wait for one build instead of each compressing.
+    The store is per process, so the apps of one process share the compressed bytes. A per-file
+    lock makes many clients asking for one file wait for one build instead of each compressing,
+    while files already built are answered meanwhile.
     """
     try:
         stat = path.stat()
@@ -102,9 +104,16 @@ def cached_asset(key: str, path: Path, read: Callable[[], bytes], kind: str) -> 
     version = (stat.st_size, stat.st_mtime_ns)
     with _STORE_LOCK:
         known = _ASSETS.get(key)
-        if known is None or known[0] != version:
+        if known is not None and known[0] == version:
+            return known[1]
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        with _STORE_LOCK:
+            known = _ASSETS.get(key)
+        if known is None or known[0] != version:  # nobody built this version while we waited
             known = (version, Asset.build(read(), kind))
-            _ASSETS[key] = known
+            with _STORE_LOCK:
+                _ASSETS[key] = known
         return known[1]
 
 

@@ -33,7 +33,9 @@ def token(sub: str, **claims) -> str:
 
 A = {"X-API-Key": KEY_A}
 B = {"X-API-Key": KEY_B}
-CAROL = {"Authorization": f"Bearer {token('carol')}"}
+def carol() -> dict:
+    """Carol's header, with a token made now: one made at import expired before a slow run got here."""
+    return {"Authorization": f"Bearer {token('carol')}"}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_another_caller_cannot_read_download_or_cancel_a_job(client):
     assert status["state"] == "done"
     url, viewer = status["result"]["url"], status["result"]["viewer_url"]
     assert client.get(url, headers=A).status_code == 200
-    for intruder in (B, CAROL):
+    for intruder in (B, carol()):
         for response in (client.get(f"/api/jobs/{job_id}", headers=intruder), client.get(url, headers=intruder),
                          client.get(viewer, headers=intruder), client.delete(f"/api/jobs/{job_id}", headers=intruder)):
             assert response.status_code == 404, response.text
@@ -81,9 +83,9 @@ def test_another_caller_cannot_read_download_or_cancel_a_job(client):
 
 def test_a_token_is_its_own_caller_and_a_cache_hit_grants_the_output(client):
     first = poll(client, submit(client, A, 102), A)
-    again = poll(client, submit(client, CAROL, 102), CAROL)  # the same photo: a cache hit for carol
+    again = poll(client, submit(client, carol(), 102), carol())  # the same photo: a cache hit for carol
     assert again["result"]["id"] == first["result"]["id"]
-    assert client.get(again["result"]["url"], headers=CAROL).status_code == 200
+    assert client.get(again["result"]["url"], headers=carol()).status_code == 200
     assert client.get(again["result"]["url"], headers=B).status_code == 404
 
 
@@ -178,7 +180,7 @@ def test_a_batch_belongs_to_its_caller_and_its_webhook_comes_once_at_the_end(cli
     assert payload["counts"]["done"] == 2 and payload["zip_url"].endswith(f"/api/batch/{batch_id}.zip")
     assert client.get(f"/api/batch/{batch_id}", headers=A).json()["counts"]["done"] == 2
     for response in (client.get(f"/api/batch/{batch_id}", headers=B), client.get(f"/api/batch/{batch_id}.zip", headers=B),
-                     client.delete(f"/api/batch/{batch_id}", headers=CAROL)):
+                     client.delete(f"/api/batch/{batch_id}", headers=carol())):
         assert response.status_code == 404 and "no batch" in response.json()["detail"]
     assert client.get(f"/api/batch/{batch_id}.zip", headers=A).status_code == 200
 

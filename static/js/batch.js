@@ -1,18 +1,20 @@
 // Several photos (or a .zip of photos) at once: one POST api/batch, then a queue card with a line
 // per photo (its stage, a Cancel button while it waits or runs, a View button once its scene is
-// ready) and "Download all (.zip)". main.js hands multi-file choices and drops over (wantsBatch /
-// startBatch) and says how to show a finished scene (setupBatch({view, settings, error})).
+// ready) and "Download all (.zip)". picking.js hands multi-file choices and drops over (wantsBatch /
+// startBatch); main.js says how to show a finished scene (setupBatch({view, settings, error})).
 // The batch is polled like a single job (GET api/batch/{id}); cancel is DELETE on the job or batch.
 
 import { onLanguageChange, t } from "./i18n.js";
 import { apiKey, call } from "./api.js";
 import { thumbnailOf } from "./history.js";
+import { state as page } from "./state.js";
+import { saveBlob } from "./dom.js";
 
 const POLL_MS = 600;
 const FINISHED = new Set(["done", "cancelled"]); // a batch's final states
 
-let hooks = null;
-const state = { batch: null, files: new Map(), timer: 0, card: null };
+const state = page.batch; // this module's part of the page state (state.js)
+const hooks = { settings: () => ({}), view: async () => {}, error: () => {} }; // from main.js
 
 /** True when these files should go to the batch API: more than one, or a zip of photos. */
 export function wantsBatch(files) {
@@ -20,7 +22,7 @@ export function wantsBatch(files) {
 }
 
 export function setupBatch(given) {
-  hooks = given;
+  Object.assign(hooks, given);
   onLanguageChange(render);
 }
 
@@ -43,7 +45,7 @@ function card() {
   if (upload) upload.after(section);
   else document.querySelector("main")?.prepend(section);
   section.querySelector("#batch-download").addEventListener("click", downloadAll);
-  section.querySelector("#batch-cancel-all").addEventListener("click", () => cancel(`api/batch/${state.batch.batch_id}`));
+  section.querySelector("#batch-cancel-all").addEventListener("click", () => cancel(`api/batch/${state.status.batch_id}`));
   state.card = section;
   return section;
 }
@@ -64,7 +66,7 @@ export async function startBatch(files) {
   try {
     const accepted = await (await call("api/batch", { method: "POST", body: form })).json();
     clearTimeout(state.timer);
-    state.batch = accepted;
+    state.status = accepted;
     state.files = new Map(files.map((file) => [file.name, file]));
     render();
     schedulePoll();
@@ -75,16 +77,16 @@ export async function startBatch(files) {
 
 function schedulePoll() {
   clearTimeout(state.timer);
-  if (!state.batch || FINISHED.has(state.batch.state)) return;
+  if (!state.status || FINISHED.has(state.status.state)) return;
   state.timer = setTimeout(poll, POLL_MS);
 }
 
 async function poll() {
-  const id = state.batch?.batch_id;
+  const id = state.status?.batch_id;
   if (!id) return;
   try {
     const status = await (await call(`api/batch/${encodeURIComponent(id)}`)).json();
-    if (state.batch?.batch_id === id) state.batch = status;
+    if (state.status?.batch_id === id) state.status = status;
   } catch (err) {
     hooks.error(err);
     return;
@@ -118,13 +120,9 @@ async function downloadAll(e) {
   if (!apiKey()) return;
   e.preventDefault();
   try {
-    const response = await call(e.currentTarget.getAttribute("href"));
-    const url = URL.createObjectURL(await response.blob());
-    const a = Object.assign(document.createElement("a"), { href: url, download: e.currentTarget.download });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    const link = e.currentTarget;
+    const response = await call(link.getAttribute("href"));
+    saveBlob(await response.blob(), link.download);
   } catch (err) {
     hooks.error(err);
   }
@@ -164,7 +162,7 @@ function line(item) {
 }
 
 function render() {
-  const batch = state.batch;
+  const batch = state.status;
   if (!batch) return;
   const root = card();
   root.dataset.state = batch.state;

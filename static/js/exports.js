@@ -1,11 +1,11 @@
 // The Export panel: density presets, every download format with its size shown before the
 // download, the depth map, "Download as HTML", a screenshot, video recording and "View in VR"
-// (only where the browser offers immersive WebXR). main.js calls initExports() once and
+// (only where the browser offers immersive WebXR). result.js calls initExports() once and
 // exportsPanel.show(result) for each scene from the service.
 
 import { apiKey, fetchBytes, health } from "./api.js";
-import { onLanguageChange } from "./i18n.js";
-import { formatBytes, s } from "./export_strings.js";
+import { formatNumber, htmlLang, onLanguageChange, t } from "./i18n.js";
+import { saveBlob } from "./dom.js";
 import { buildSceneHtml } from "./onefile.js";
 import { recordVideo, screenshot } from "./recorder.js";
 import { TRAJECTORIES } from "./trajectory.js";
@@ -22,13 +22,14 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-function saveBlob(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = el("a", { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30000);
+/** This panel's strings are the export.* keys of i18n.js. */
+const s = (key, vars) => t(`export.${key}`, vars);
+
+function formatBytes(bytes) {
+  if (!Number.isFinite(bytes)) return "?";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${formatNumber(bytes / 1024, { maximumFractionDigits: 0 })} KB`;
+  return `${formatNumber(bytes / 1024 / 1024, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MB`;
 }
 
 // The preset decides the density: the answer's URLs may carry one already (the request's or the
@@ -76,7 +77,7 @@ class ExportPanel {
     if (!result) return;
     const density = el("select", { id: "density-select" });
     for (const preset of PRESETS) {
-      const label = preset ? `${(preset / 1000).toLocaleString()}k` : s("full");
+      const label = preset ? `${formatNumber(preset / 1000)}k` : s("full");
       density.append(el("option", { value: preset ?? "", textContent: label, selected: preset === this.max }));
     }
     density.addEventListener("change", () => this.setDensity(density.value ? Number(density.value) : null));
@@ -158,7 +159,9 @@ class ExportPanel {
     this.say(s("building"));
     try {
       const spz = await fetchBytes(withDensity(result.viewer_url, this.max));
-      const text = await buildSceneHtml(spz, { title: this.baseName,
+      const labels = { reset: t("viewer.reset"), fly: t("viewer.fly"), free: t("viewer.freeOrbit"),
+        freeTitle: t("viewer.freeOrbitTitle"), help: t("export.htmlHelp") };
+      const text = await buildSceneHtml(spz, { title: this.baseName, lang: htmlLang(), labels,
         camera: { fPx: result.f_px, width: result.image_width, height: result.image_height } });
       const blob = new Blob([text], { type: "text/html" });
       saveBlob(blob, `${this.baseName}.html`);

@@ -81,8 +81,12 @@ window.addEventListener("keydown", (e) => {
 viewer.load({ bytes, fileName: "scene.spz", camera: meta.camera, source: "file" });
 `;
 
-/** The HTML text for `spzBytes` (Uint8Array); `camera` is {fPx, width, height} or null. */
-export async function buildSceneHtml(spzBytes, { title = "3D scene", camera = null, base = "static/" } = {}) {
+/**
+ * The HTML text for `spzBytes` (Uint8Array); `camera` is {fPx, width, height} or null. `lang`
+ * and `labels` ({reset, fly, free, freeTitle, help}) come from the page's language (exports.js),
+ * so the file speaks the language it was saved in.
+ */
+export async function buildSceneHtml(spzBytes, { title = "3D scene", camera = null, base = "static/", lang, labels } = {}) {
   const parts = [];
   for (const [name, path] of MODULES) {
     const response = await fetch(vendoredOr(base, path));
@@ -92,7 +96,7 @@ export async function buildSceneHtml(spzBytes, { title = "3D scene", camera = nu
   }
   const utf8 = (text) => toBase64(new TextEncoder().encode(text));
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>
 html, body { margin: 0; height: 100%; background: #14161b; color: #e8eaf0; font: 14px system-ui, sans-serif; }
@@ -102,8 +106,8 @@ button { background: #2b3040; color: inherit; border: 1px solid #4a5168; border-
 button[aria-pressed="true"] { background: #4a6cf7; }
 </style></head>
 <body><div id="stage"><canvas id="c" tabindex="0" aria-label="${escapeHtml(title)}"></canvas></div>
-<div class="bar"><button id="reset" type="button">Reset view (R)</button><button id="fly" type="button" aria-pressed="false">Fly mode (WASD, Q/E)</button><button id="free" type="button" aria-pressed="false" title="By default the view stays near the photo's viewpoint, where the scene holds up">Free orbit</button>
-<span>Drag to orbit, scroll to zoom, right-drag to pan.</span></div>
+<div class="bar"><button id="reset" type="button">${escapeHtml(labels.reset)} (R)</button><button id="fly" type="button" aria-pressed="false">${escapeHtml(labels.fly)} (WASD, Q/E)</button><button id="free" type="button" aria-pressed="false" title="${escapeHtml(labels.freeTitle)}">${escapeHtml(labels.free)}</button>
+<span>${escapeHtml(labels.help)}</span></div>
 <script type="application/json" id="scene-meta">${JSON.stringify({ camera }).replace(/</g, "\\u003c")}</script>
 <script type="text/plain" id="scene">${toBase64(spzBytes)}</script>
 <script type="text/plain" id="start">${utf8(START)}</script>

@@ -3,7 +3,8 @@
 * no URL in our own files points at another host, and nothing vendored loads code from one;
 * every import resolves to a file in static/ (through the import map for bare names);
 * the vendored viewer is the pinned, MIT-licensed version;
-* every string key the page uses exists in English and in Chinese, stage names included.
+* every string key the page uses exists in every language (English and Chinese at least), stage
+  names included, and languages are listed only in i18n.js.
 """
 
 from __future__ import annotations
@@ -106,27 +107,56 @@ def test_vendored_viewer_is_the_pinned_mit_version() -> None:
 
 
 def _string_tables() -> dict[str, set[str]]:
+    """Each locale's string keys, read from the LOCALES table of i18n.js (code -> {..., strings})."""
     text = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
-    body = text[text.index("export const STRINGS"): text.index("export const LANGUAGES")]
-    blocks = re.split(r"^  (\w+): \{$", body, flags=re.M)[1:]
+    start = text.index("export const LOCALES = {")
+    body = text[start: text.index("\n};\n", start)]
+    blocks = re.split(r"^  ([\w-]+): \{$", body, flags=re.M)[1:]
     tables = {blocks[i]: set(re.findall(r'^\s+"([\w.]+)":', blocks[i + 1], re.M)) for i in range(0, len(blocks), 2)}
-    assert set(tables) == {"en", "zh"}
+    assert {"en", "zh"} <= set(tables), sorted(tables)
     return tables
 
 
 def test_every_string_exists_in_both_languages() -> None:
     tables = _string_tables()
-    assert tables["en"] == tables["zh"], {
-        "missing in zh": sorted(tables["en"] - tables["zh"]), "missing in en": sorted(tables["zh"] - tables["en"])}
+    for code, keys in tables.items():
+        assert keys == tables["en"], {
+            f"missing in {code}": sorted(tables["en"] - keys), "missing in en": sorted(keys - tables["en"])}
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([\w.]+)"', INDEX.read_text(encoding="utf-8")))
     for path in (STATIC / "js").glob("*.js"):
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", text))
         used |= set(re.findall(r"""(?:showError|i18n\s*=)\s*\(?\s*["']([\w.]+\.[\w.]+)["']""", text))
         used |= {m for m in re.findall(r"""["']((?:error|viewer|history|generate|stage)\.[\w.]+)["']""", text)}
+    exports = (STATIC / "js" / "exports.js").read_text(encoding="utf-8")  # s(key) is t("export." + key)
+    used |= {f"export.{key}" for key in re.findall(r"""\bs\(\s*["']([\w.]+)["']""", exports)}
     missing = sorted(key for key in used if key not in tables["en"])
     assert not missing, f"keys used but not defined: {missing}"
     assert len(used) > 60
+
+
+def test_languages_are_listed_only_in_i18n() -> None:
+    """Adding a language is one LOCALES block: no other page file names a language or locale."""
+    codes = set(_string_tables())
+    text = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
+    tags = set(re.findall(r'htmlLang: "([\w-]+)"', text)) | set(re.findall(r'intl: "([\w-]+)"', text))
+    names = sorted(codes | tags)
+    quoted = re.compile(r"""["'`](?:%s)["'`]""" % "|".join(map(re.escape, names)))
+    offenders = []
+    for path in OWN_FILES:
+        if path.suffix not in (".js", ".html") or path.name == "i18n.js":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path == INDEX:  # the document's language before the script runs: i18n.js's fallback
+            text = text.replace('<html lang="en">', "<html>", 1)
+        for match in quoted.finditer(text):
+            offenders.append(f"{path.relative_to(REPO)}: {match.group(0)}")
+        if path.suffix == ".js":
+            offenders += [f"{path.relative_to(REPO)}: toLocaleString without a locale"
+                          for _ in re.finditer(r"toLocaleString\(\s*\)", text)]
+    assert not offenders, "languages named outside i18n.js:\n" + "\n".join(offenders)
+    assert "<option" not in re.search(r'<select id="lang-select"[^>]*>(.*?)</select>',
+                                      INDEX.read_text(encoding="utf-8"), re.S).group(1)
 
 
 def test_every_job_stage_and_backend_has_a_label() -> None:

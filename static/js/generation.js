@@ -1,0 +1,61 @@
+// One photo to one scene: read the optional settings, run the job with live progress, show
+// the result. Several photos go to batch.js instead (picking.js decides).
+
+import { generate } from "./api.js";
+import { t } from "./i18n.js";
+import { thumbnailOf } from "./history.js";
+import { state } from "./state.js";
+import { $ } from "./dom.js";
+import { clearError, showProblem } from "./errors.js";
+import { onStage, setBusy } from "./progress.js";
+import { showResult } from "./scenes.js";
+
+/** The Settings form as {fPx, inputSize}; throws [string key, vars] for a value it cannot use. */
+export function readSettings() {
+  const focalText = $("focal-input").value.trim();
+  const fovText = $("fov-input").value.trim();
+  const settings = {};
+  if (focalText) {
+    const value = Number(focalText);
+    if (!(value > 0)) throw ["error.badNumber", { value: focalText, field: t("settings.focal") }];
+    settings.fPx = value;
+  } else if (fovText) {
+    const degrees = Number(fovText);
+    if (!(degrees > 0 && degrees < 180)) throw ["error.badNumber", { value: fovText, field: t("settings.fov") }];
+    if (!state.photoSize) throw ["error.fovNeedsImage", {}];
+    settings.fPx = state.photoSize.width / 2 / Math.tan((degrees * Math.PI) / 360);
+  }
+  const size = $("size-select").value;
+  if (size) settings.inputSize = Number(size);
+  return settings;
+}
+
+async function runGeneration() {
+  if (!state.photo || state.busy) return;
+  clearError();
+  let settings;
+  try {
+    settings = readSettings();
+  } catch (problem) {
+    showProblem(problem);
+    return;
+  }
+  const controller = new AbortController();
+  setBusy(controller);
+  const photo = state.photo;
+  try {
+    const result = await generate(photo, settings, onStage, controller.signal);
+    const thumb = await thumbnailOf(photo);
+    onStage({ stage: "downloading", elapsed: state.elapsedBase });
+    await showResult(result, photo.name, thumb, controller.signal);
+  } catch (err) {
+    if (err?.name !== "AbortError") showProblem(err);
+  } finally {
+    setBusy(null);
+  }
+}
+
+export function setupGeneration() {
+  $("generate-button").addEventListener("click", runGeneration);
+  $("cancel-button").addEventListener("click", () => state.busy?.abort());
+}

@@ -1,0 +1,39 @@
+// The page's mutable state, declared in one place so every module reads and writes the same
+// fields and a reader can see at a glance what the page remembers. Only the modules that own a
+// field write it (named beside each); everyone else reads. Long-lived components (the viewer,
+// the export panel) are not state and live in their own modules.
+
+import { SessionHistory } from "./history.js";
+
+export const state = {
+  // Photo choice (picking.js)
+  photo: null, // the chosen File
+  photoSize: null, // {width, height} when the browser can decode it, else null
+
+  // The running generation (generation.js, progress.js)
+  busy: null, // AbortController of the running generation, null when idle
+  stage: null, // its last stage name (a stage.* string key without the prefix)
+  elapsedBase: 0, // seconds the service reported at the last answer
+  elapsedAt: 0, // performance.now() of that answer, to keep the clock running between polls
+  timer: 0, // setInterval id ticking the progress clock
+
+  // The service (status.js)
+  healthInfo: null, // GET api/health's answer, null while unreachable
+
+  // What is on screen (scenes.js, result.js)
+  history: new SessionHistory(), // this session's scenes (history.js)
+  scene: null, // the history entry whose scene the viewer shows, null before the first one
+  viewerInfo: null, // the viewer's numbers for that scene ({numSplats, ...}), null when none
+  result: null, // what the Result card and Download describe: {kind: "result"|"file", name, ...}
+
+  // The error box (errors.js)
+  error: null, // {key, vars} of the message shown, re-rendered on a language change
+
+  // The batch queue (batch.js)
+  batch: {
+    status: null, // the last GET api/batch/{id} answer, null before the first batch
+    files: new Map(), // photo name -> File, for the history thumbnails of viewed results
+    timer: 0, // setTimeout id of the next poll
+    card: null, // the queue's <section>, created on the first batch
+  },
+};

@@ -156,7 +156,7 @@ class OptimizationConfig(Section):
     compile: bool = opt(False, "torch.compile the network (the first prediction pays the compilation)")
     progressive: bool | None = opt(
         None, "jobs publish a quick draft scene at progressive_size first, then the requested size "
-        "replaces it; null: on when the device is a CPU, off on GPUs"
+        "replaces it; null: on when the device is a CPU (not for the instant preview backend), off on GPUs"
     )
     progressive_size: int = opt(512, "input side of the draft scene of a progressive job", ge=512, le=1536)
     dynamic_input_size: bool = opt(

@@ -256,14 +256,18 @@ class PredictionService:
         """The side of a job's draft scene, or None when the job is not progressive.
 
         ``optimization.progressive`` null means on for the CPU (a 1536 forward takes minutes there,
-        a 512 one a tenth of that) and off on GPUs (the final scene comes in about a second anyway).
-        The preview backend is instant, so it never drafts; nor does a job already at the draft side.
+        a 512 one a tenth of that) and off on GPUs (the final scene comes in about a second anyway)
+        and for the preview backend, which is instant. Set explicitly it is obeyed whatever the
+        backend (the page's draft-then-final flow can be tried without the model). A job already
+        at the draft side never drafts.
         """
         opt = self.config.optimization
-        wanted = opt.progressive if opt.progressive is not None else str(self.device).startswith("cpu")
-        preview = self._backend() == "preview"
+        if opt.progressive is not None:
+            wanted = opt.progressive
+        else:
+            wanted = str(self.device).startswith("cpu") and self._backend() != "preview"
         draft = snap_input_size(opt.progressive_size)
-        return draft if wanted and not preview and draft < side else None
+        return draft if wanted and draft < side else None
 
     def job(self, job_id: str) -> dict[str, Any]:
         """The job's snapshot with its estimated ``progress`` and ``eta_s`` (:mod:`mlsharp.progress`);

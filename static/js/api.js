@@ -80,20 +80,27 @@ function formFor(file, { fPx, inputSize } = {}) {
 
 /**
  * Submit a photo as a job and poll it to the end. onStage({stage, elapsed}) is called on each
- * answer; resolves with the prediction result, rejects with ApiError (or AbortError).
+ * answer; onDraft(draft) once, when a progressive job publishes its draft scene while the final
+ * one is still being built. Resolves with the (final) prediction result, rejects with ApiError
+ * (or AbortError).
  */
-export async function generate(file, settings, onStage, signal) {
+export async function generate(file, settings, { onStage, onDraft = () => {} }, signal) {
   const started = performance.now();
   onStage({ stage: "uploading", elapsed: 0 });
   const accepted = await (
     await call("api/jobs", { method: "POST", body: formFor(file, settings), signal })
   ).json();
   const statusUrl = `api/jobs/${encodeURIComponent(accepted.job_id)}`;
+  let draftSeen = false;
   for (;;) {
     const job = await (await call(statusUrl, { signal })).json();
     const elapsed = typeof job.elapsed_s === "number" ? job.elapsed_s : (performance.now() - started) / 1000;
     onStage({ stage: job.stage, elapsed });
     if (job.state === "done") return job.result;
+    if (job.draft && !draftSeen && job.state === "running") {
+      draftSeen = true; // a draft first seen with the final result is not worth showing
+      onDraft(job.draft);
+    }
     if (job.state === "error") {
       const error = job.error || {};
       throw new ApiError(error.status_code || 500, error.detail || "unknown error");

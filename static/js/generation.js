@@ -8,7 +8,7 @@ import { state } from "./state.js";
 import { $ } from "./dom.js";
 import { clearError, showProblem } from "./errors.js";
 import { onStage, setBusy } from "./progress.js";
-import { showResult } from "./scenes.js";
+import { showDraft, showResult } from "./scenes.js";
 
 /** The Settings form as {fPx, inputSize}; throws [string key, vars] for a value it cannot use. */
 export function readSettings() {
@@ -43,11 +43,18 @@ async function runGeneration() {
   const controller = new AbortController();
   setBusy(controller);
   const photo = state.photo;
+  let draftShown = null; // resolves true once a progressive job's draft is on screen
   try {
-    const result = await generate(photo, settings, onStage, controller.signal);
+    const result = await generate(photo, settings, {
+      onStage,
+      onDraft: (draft) => { draftShown = showDraft(draft, photo.name, controller.signal); },
+    }, controller.signal);
     const thumb = await thumbnailOf(photo);
     onStage({ stage: "downloading", elapsed: state.elapsedBase });
-    await showResult(result, photo.name, thumb, controller.signal);
+    // The final scene replaces its draft where the user left the camera (if the draft is still
+    // on screen); never two loads at once.
+    const keepView = Boolean(draftShown && (await draftShown) && state.scene?.draft);
+    await showResult(result, photo.name, thumb, controller.signal, { keepView });
   } catch (err) {
     if (err?.name !== "AbortError") showProblem(err);
   } finally {

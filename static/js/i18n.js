@@ -64,6 +64,7 @@ export const LOCALES = {
       "result.cached": "(cached)",
       "result.download": "Download .ply",
       "result.previewNote": "Made by the preview backend (not SHARP).",
+      "result.draftNote": "A quick draft: the full scene replaces it when it is ready.",
       "history.heading": "This session",
       "history.empty": "Scenes you make or open appear here.",
       "history.open": "Open {name}",
@@ -73,6 +74,7 @@ export const LOCALES = {
       "open.hint": "Viewed locally in the browser; nothing is uploaded.",
       "viewer.empty": "Your 3D scene will appear here.",
       "viewer.loading": "Loading scene…",
+      "viewer.draft": "Draft · the full scene is on its way",
       "viewer.canvasLabel":
         "3D scene viewer. Drag to orbit, right-drag to pan, wheel to zoom. Keys: arrows pan, Shift+arrows orbit, + and − zoom, R reset, F fit, V fly mode.",
       "viewer.toolbar": "Viewer controls",
@@ -209,6 +211,7 @@ export const LOCALES = {
       "result.cached": "（缓存）",
       "result.download": "下载 .ply",
       "result.previewNote": "由预览后端生成（非 SHARP）。",
+      "result.draftNote": "快速草稿：完整场景就绪后会替换它。",
       "history.heading": "本次会话",
       "history.empty": "你生成或打开的场景会显示在这里。",
       "history.open": "打开 {name}",
@@ -218,6 +221,7 @@ export const LOCALES = {
       "open.hint": "在浏览器本地查看，不会上传。",
       "viewer.empty": "生成的 3D 场景将显示在这里。",
       "viewer.loading": "正在加载场景…",
+      "viewer.draft": "草稿 · 完整场景即将到来",
       "viewer.canvasLabel":
         "3D 场景查看器。拖动旋转，右键拖动平移，滚轮缩放。按键：方向键平移，Shift+方向键旋转，+ 和 − 缩放，R 重置，F 适配，V 飞行模式。",
       "viewer.toolbar": "查看器控制",

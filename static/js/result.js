@@ -15,16 +15,17 @@ const exportsPanel = initExports(viewer, $("result-card"));
 export function renderResult() {
   const result = state.result;
   $("result-card").hidden = !result;
-  exportsPanel.show(result);
+  exportsPanel.show(result && !result.draft ? result : null); // a draft's exports are not worth offering
   if (!result) return;
   $("res-count").textContent = formatNumber(result.num_gaussians);
   $("res-backend").textContent = t(`backend.${result.backend}`);
   $("res-focal").textContent = `${Math.round(result.f_px)} px (${t("result.focalSource", { source: result.focal_source })})`;
   $("res-time").textContent = `${result.processing_time.toFixed(2)} s${result.cache_hit ? " " + t("result.cached") : ""}`;
   $("res-preview-note").hidden = !result.preview;
+  $("res-draft-note").hidden = !result.draft;
   const link = $("download-link");
   link.href = result.url;
-  link.download = `${result.name.replace(/\.[^.]+$/, "") || "scene"}.ply`;
+  link.download = `${result.name.replace(/\.[^.]+$/, "") || "scene"}${result.draft ? "-draft" : ""}.ply`;
 }
 
 async function downloadWithKey(e) {

@@ -1,5 +1,7 @@
-// What the viewer shows and the words around it: a service result or a local .ply/.spz goes
-// into the session history and onto the screen, and the stats line under the viewer names it.
+// What the viewer shows and the words around it: a service result (or a progressive job's
+// draft of one) or a local .ply/.spz goes onto the screen, and only once it is drawn do the
+// session history, the Result card and the stats line under the viewer change to describe it.
+// A scene that cannot be shown changes none of them: the viewer keeps the previous one.
 
 import { ApiError, fetchBytes } from "./api.js";
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
@@ -20,13 +22,12 @@ const lighter = initLighterView(viewer, $("viewer-help"), {
   show: (entry) => showEntry(entry).catch(showProblem),
 });
 
-/** A finished scene into the history and the viewer (a single generation, or a batch's View). */
-export async function showResult(result, name, thumb, signal) {
-  state.result = { ...result, name };
-  renderResult();
-  const entry = {
+/** A history entry for a service result (draft: a progressive job's draft of it). */
+function resultEntry(result, name, thumb = null) {
+  return {
     key: result.id,
     kind: "result",
+    draft: Boolean(result.draft),
     name,
     thumb,
     camera: { fPx: result.f_px, width: result.image_width, height: result.image_height },
@@ -36,9 +37,27 @@ export async function showResult(result, name, thumb, signal) {
     backend: result.backend,
     result,
   };
+}
+
+/**
+ * A finished scene into the history and the viewer (a single generation, or a batch's View).
+ * keepView: it replaces its own draft, so the camera stays where the user left it.
+ */
+export async function showResult(result, name, thumb, signal, { keepView = false } = {}) {
+  const entry = resultEntry(result, name, thumb);
   state.history.add(entry);
   renderHistory();
-  await showEntry(entry, signal);
+  await showEntry(entry, signal, { keepView });
+}
+
+/** A progressive job's draft on screen until its final scene comes; true once it is drawn. */
+export async function showDraft(draft, name, signal) {
+  try {
+    return await showEntry(resultEntry(draft, name), signal);
+  } catch (err) {
+    if (err?.name !== "AbortError") console.warn("draft not shown:", err); // the final scene follows anyway
+    return false;
+  }
 }
 
 /** The bytes and file name of an entry's scene; null when the server no longer has it. */
@@ -62,17 +81,27 @@ async function sceneBytes(entry, signal) {
   }
 }
 
-export async function showEntry(entry, signal) {
+/** Put entry's scene on screen; true once drawn, false when it was not (gone, or replaced). */
+export async function showEntry(entry, signal, { keepView = false } = {}) {
   const scene = await sceneBytes(entry, signal);
-  if (!scene) return;
-  state.scene = entry;
-  if (entry.kind === "result") {
-    state.result = { ...entry.result, name: entry.name };
-    renderResult();
-  }
-  renderHistory();
+  if (!scene) return false;
   if (window.matchMedia(PHONE_LAYOUT).matches) $("viewer").scrollIntoView({ block: "start" });
-  await viewer.load({ ...scene, camera: entry.camera, source: entry.kind });
+  const shown = await viewer.load({ ...scene, camera: entry.camera, source: entry.kind, keepView });
+  if (!shown) return false; // a newer load took the screen meanwhile
+  state.scene = entry;
+  state.viewerInfo = shown;
+  state.result = entry.kind === "result" ? { ...entry.result, name: entry.name, kind: "result" } : state.result;
+  renderScene();
+  return true;
+}
+
+/** Everything that describes the scene on screen: stats line, draft label, Result card, history. */
+function renderScene() {
+  renderViewerStats();
+  $("viewer-draft").hidden = !state.scene?.draft;
+  renderResult();
+  renderHistory();
+  lighter.render();
 }
 
 export async function openSceneFile(file) {
@@ -91,16 +120,17 @@ export async function openSceneFile(file) {
 function renderViewerStats() {
   const info = state.viewerInfo;
   const entry = state.scene;
-  if (!info || !entry) return;
+  if (!info || !entry) {
+    $("viewer-stats").textContent = "";
+    return;
+  }
   const source = entry.kind === "result" ? t("source.photo", { name: entry.name }) : t("source.file", { name: entry.name });
   $("viewer-stats").textContent = t("viewer.stats", { count: formatNumber(info.numSplats), source });
 }
 
-function viewerStatus(status, info) {
+function viewerStatus(status) {
   $("viewer-loading").hidden = status !== "loading";
   $("viewer-empty").hidden = true;
-  if (status === "ready") state.viewerInfo = info;
-  renderViewerStats();
   lighter.render();
 }
 

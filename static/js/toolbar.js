@@ -45,8 +45,9 @@ function onKey(e) {
 }
 
 export function setupToolbar() {
-  onViewerStatus((status) => {
-    for (const id of SCENE_CONTROLS) $(id).disabled = status !== "ready";
+  onViewerStatus((status, info) => {
+    const onScreen = status === "ready" || (status === "error" && info?.kept); // a failed load keeps the last scene
+    for (const id of SCENE_CONTROLS) $(id).disabled = !onScreen;
   });
   $("reset-button").addEventListener("click", () => viewer.resetView());
   $("fit-button").addEventListener("click", () => viewer.fitScene());

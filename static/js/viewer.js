@@ -57,6 +57,7 @@ export class SceneViewer {
 
     this.splatScale = dyno.dynoFloat(1.0);
     this.mesh = null;
+    this.shown = null; // {source, numSplats, ...} of the scene on screen, once it is drawn
     this.photo = null; // {fPx, width, height} of the source photo, when known
     this.pivotDepth = 2;
     this.nearDepth = null; // depth of the nearest content (2% quantile), once measured
@@ -187,19 +188,18 @@ export class SceneViewer {
 
   /**
    * Show a scene. bytes: the .ply or .spz file; camera: {fPx, width, height} of its photo, or
-   * null for a scene of unknown origin (then the view frames the whole scene).
+   * null for a scene of unknown origin (then the view frames the whole scene). keepView: keep
+   * the camera where it is (a progressive job's final scene replacing its draft: the user may
+   * have moved). The scene on screen stays until the new one is parsed, so a file that cannot
+   * be read leaves it there: the state goes back to "ready" with its numbers and the error
+   * (onStatus("error", {kept: true})); with nothing to keep the state is "error".
    * Resolves with timings once splats are on screen.
    */
-  async load({ bytes, fileName, camera, source }) {
+  async load({ bytes, fileName, camera, source, keepView = false }) {
     const token = ++this.loadToken;
     const t0 = performance.now();
     publishState("loading", { source, numSplats: 0 });
     this.onStatus("loading");
-    if (this.mesh) {
-      this.scene.remove(this.mesh);
-      this.mesh.dispose();
-      this.mesh = null;
-    }
     const fileType = /\.spz$/i.test(fileName) ? SplatFileType.SPZ : SplatFileType.PLY;
     let mesh;
     try {
@@ -207,8 +207,10 @@ export class SceneViewer {
       await mesh.initialized;
     } catch (err) {
       if (token === this.loadToken) {
-        publishState("error", { error: String(err?.message || err) });
-        this.onStatus("error");
+        const error = String(err?.message || err);
+        const kept = Boolean(this.mesh);
+        publishState(kept ? "ready" : "error", kept ? { ...this.shown, error } : { error });
+        this.onStatus("error", { kept, error, ...(kept ? this.shown : {}) });
       }
       throw err;
     }
@@ -217,13 +219,20 @@ export class SceneViewer {
       return null; // a newer load started meanwhile
     }
     const t1 = performance.now();
+    if (this.mesh) {
+      this.scene.remove(this.mesh);
+      this.mesh.dispose();
+    }
     this.mesh = mesh;
+    this.shown = null;
     this.bounds = null;
     this.nearDepth = null;
     this.installSplatScale(mesh);
     this.scene.add(mesh);
     this.photo = camera && camera.fPx > 0 ? camera : null;
-    if (this.photo) {
+    if (keepView) {
+      this.requestRender();
+    } else if (this.photo) {
       // The photo's camera needs no knowledge of the scene: show it first, measure afterwards.
       this.pivotDepth = 2;
       this.resetView();
@@ -242,10 +251,11 @@ export class SceneViewer {
       firstFrameMs: Math.round(frame.firstFrameAt - t1),
       totalMs: Math.round(frame.firstFrameAt - t0),
     };
-    publishState("ready", { source, numSplats, blank: frame.blank, ...timings, ...this.speed.summary });
+    this.shown = { source, numSplats, blank: frame.blank, ...timings };
+    publishState("ready", { ...this.shown, error: null, ...this.speed.summary });
     this.onStatus("ready", { numSplats, ...timings });
     setTimeout(() => {
-      if (token !== this.loadToken) return;
+      if (token !== this.loadToken || keepView) return;
       // Still at the photo's pose (OrbitControls' update leaves ~1e-16 m, never exactly 0)?
       const atPhotoPose = this.photo && !this.flying && this.camera.position.lengthSq() < 1e-12;
       this.ensureMeasured();

@@ -71,3 +71,19 @@ def test_progressive_defaults_follow_the_device(tiny_a_dir, tmp_path):
     assert service.draft_side(1536) == 512 and service.draft_side(512) is None
     service.device = "cuda:0"
     assert service.draft_side(1536) is None
+
+
+def test_the_preview_backend_drafts_only_when_told(tmp_path):
+    """null (auto) keeps the instant preview backend from drafting; an explicit true is obeyed,
+    so the page's draft-then-final flow can be tried (and tested) without the model."""
+    photo = png_bytes(np.random.default_rng(7).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    auto = MLSharpApp(service_config(tmp_path / "auto", inference={"input_size": [1024, 1024]}))
+    assert auto.service.draft_side(1024) is None
+    told = MLSharpApp(service_config(tmp_path / "told", inference={"input_size": [1024, 1024]},
+                                     optimization={"progressive": True, "progressive_size": 512}))
+    with TestClient(told.app) as client:
+        job = client.post("/api/jobs", files={"file": ("p.png", photo, "image/png")})
+        final = job_snapshots(client, job.json()["job_id"])[-1]
+        assert final["state"] == "done" and final["result"]["backend"] == "preview", final
+        assert final["draft"]["draft"] is True and final["draft"]["input_size"] == 512
+        assert final["result"]["input_size"] == 1024 and final["draft"]["id"] != final["result"]["id"]

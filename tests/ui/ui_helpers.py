@@ -52,8 +52,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(root: Path, deadline_s: float = 90.0) -> Iterator[str]:
-    """``python app.py`` on a free port with every file under ``root`` and the preview backend."""
+def running_service(root: Path, deadline_s: float = 90.0, overrides: dict | None = None,
+                    gate: Path | None = None) -> Iterator[str]:
+    """``python app.py`` on a free port with every file under ``root`` and the preview backend.
+
+    ``overrides``: config sections merged over these ({"optimization": {"progressive": True}}).
+    ``gate``: a folder; the service's forwards then wait for the test to open it (ui_gate.py).
+    """
     import httpx
 
     config = {
@@ -63,14 +68,15 @@ def running_service(root: Path, deadline_s: float = 90.0) -> Iterator[str]:
         "model": {"temp_dir": str(root / "tmp"), "backend": "preview", "checkpoint": str(root / "absent.pt")},
         "inference": {"input_size": [512, 512]},  # ~22k Gaussians for a 640x480 photo: quick in software GL
     }
+    for section, values in (overrides or {}).items():
+        config[section] = {**config.get(section, {}), **values}
     config_path = root / "config.json"
     config_path.write_text(json.dumps(config))
     port = free_port()
     log = open(root / "service.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--no-browser", "--port", str(port), "-c", str(config_path)],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
+    app_args = ["--no-browser", "--port", str(port), "-c", str(config_path)]
+    launcher = ["app.py"] if gate is None else [str(Path(__file__).with_name("ui_gate.py")), str(gate)]
+    proc = subprocess.Popen([sys.executable, *launcher, *app_args], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/"
     try:
         end = time.monotonic() + deadline_s

@@ -1,11 +1,12 @@
 // The "This session" list: one button per scene in state.history, newest first, the one on
-// screen marked. What a click does comes from scenes.js through setupHistoryList({open}).
+// screen marked, each with a × to forget it. What the buttons do comes from scenes.js through
+// setupHistoryList({open, remove}).
 
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
 import { state } from "./state.js";
 import { $ } from "./dom.js";
 
-const hooks = { open: () => {} };
+const hooks = { open: () => {}, remove: () => {} };
 
 function item(entry) {
   const li = document.createElement("li");
@@ -37,7 +38,15 @@ function item(entry) {
   text.append(name, meta);
   button.append(text);
   button.addEventListener("click", () => hooks.open(entry));
-  li.append(button);
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "history-remove";
+  remove.textContent = "×";
+  remove.setAttribute("aria-label", t("history.remove", { name: entry.name }));
+  remove.title = remove.getAttribute("aria-label");
+  remove.addEventListener("click", () => hooks.remove(entry));
+  li.className = "history-row";
+  li.append(button, remove);
   return li;
 }
 

@@ -1,6 +1,7 @@
 // The Result card (Gaussians, backend, focal length, time) and its Download link, plus the
-// Export panel below it (exports.js). Both describe state.result, the scene scenes.js last put
-// on screen from the service.
+// Export panel below it (exports.js). They describe state.result, the scene on screen: a
+// service result, or a file opened from this computer (then Download saves that file, and the
+// Export panel, which works from the service's copy, is hidden).
 
 import { apiKey, fetchBytes } from "./api.js";
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
@@ -12,12 +13,31 @@ import { viewer } from "./page_viewer.js";
 
 const exportsPanel = initExports(viewer, $("result-card"));
 
+const NONE = "—";
+
+function renderFileResult(result) {
+  $("res-backend").textContent = t("result.localFile");
+  $("res-focal").textContent = result.camera ? `${Math.round(result.camera.fPx)} px` : NONE;
+  $("res-time").textContent = NONE;
+  $("res-preview-note").hidden = true;
+  $("res-draft-note").hidden = true;
+  const link = $("download-link");
+  link.href = "#"; // saved from the bytes in memory on click (downloadResult)
+  link.download = result.name;
+  link.textContent = t("result.download", { format: result.name.match(/\.[^.]+$/)?.[0] || "" });
+}
+
 export function renderResult() {
   const result = state.result;
   $("result-card").hidden = !result;
-  exportsPanel.show(result && !result.draft ? result : null); // a draft's exports are not worth offering
+  // A draft's exports are not worth offering; a local file has no copy on the service.
+  exportsPanel.show(result?.kind === "result" && !result.draft ? result : null);
   if (!result) return;
   $("res-count").textContent = formatNumber(result.num_gaussians);
+  if (result.kind === "file") {
+    renderFileResult(result);
+    return;
+  }
   $("res-backend").textContent = t(`backend.${result.backend}`);
   $("res-focal").textContent = `${Math.round(result.f_px)} px (${t("result.focalSource", { source: result.focal_source })})`;
   $("res-time").textContent = `${result.processing_time.toFixed(2)} s${result.cache_hit ? " " + t("result.cached") : ""}`;
@@ -26,11 +46,18 @@ export function renderResult() {
   const link = $("download-link");
   link.href = result.url;
   link.download = `${result.name.replace(/\.[^.]+$/, "") || "scene"}${result.draft ? "-draft" : ""}.ply`;
+  link.textContent = t("result.download", { format: ".ply" });
 }
 
-async function downloadWithKey(e) {
+async function downloadResult(e) {
+  const result = state.result;
+  if (result?.kind === "file") {
+    e.preventDefault();
+    saveBlob(new Blob([result.bytes], { type: "application/octet-stream" }), result.name);
+    return;
+  }
   // A plain link cannot send the X-API-Key header; with a key, fetch the file and save the blob.
-  if (!apiKey() || !state.result) return;
+  if (!apiKey() || !result) return;
   e.preventDefault();
   try {
     const bytes = await fetchBytes(state.result.url);
@@ -41,6 +68,6 @@ async function downloadWithKey(e) {
 }
 
 export function setupResult() {
-  $("download-link").addEventListener("click", downloadWithKey);
+  $("download-link").addEventListener("click", downloadResult);
   onLanguageChange(renderResult);
 }

@@ -1,7 +1,8 @@
 // What the viewer shows and the words around it: a service result (or a progressive job's
 // draft of one) or a local .ply/.spz goes onto the screen, and only once it is drawn do the
 // session history, the Result card and the stats line under the viewer change to describe it.
-// A scene that cannot be shown changes none of them: the viewer keeps the previous one.
+// A scene that cannot be shown changes none of them: the viewer keeps the previous one (a local
+// file is added to the history only once it is drawn), or, with none, everything is cleared.
 
 import { ApiError, fetchBytes } from "./api.js";
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
@@ -63,7 +64,7 @@ export async function showDraft(draft, name, signal) {
 /** The bytes and file name of an entry's scene; null when the server no longer has it. */
 async function sceneBytes(entry, signal) {
   if (entry.kind !== "result") {
-    const bytes = state.history.bytesFor(entry.key);
+    const bytes = entry.bytes ?? state.history.bytesFor(entry.key);
     return bytes ? { bytes, fileName: entry.name } : null;
   }
   try {
@@ -81,18 +82,44 @@ async function sceneBytes(entry, signal) {
   }
 }
 
-/** Put entry's scene on screen; true once drawn, false when it was not (gone, or replaced). */
+/** What the Result card says about entry's scene, drawn with the viewer's numbers `shown`. */
+function describe(entry, scene, shown) {
+  if (entry.kind === "result") return { ...entry.result, name: entry.name, kind: "result" };
+  return { kind: "file", name: entry.name, bytes: scene.bytes, num_gaussians: shown.numSplats, camera: entry.camera };
+}
+
+/**
+ * Put entry's scene on screen; true once drawn, false when it was not (gone, or replaced by a
+ * newer load). Throws when the viewer cannot read it; then the previous scene, if any, stays.
+ */
 export async function showEntry(entry, signal, { keepView = false } = {}) {
   const scene = await sceneBytes(entry, signal);
   if (!scene) return false;
   if (window.matchMedia(PHONE_LAYOUT).matches) $("viewer").scrollIntoView({ block: "start" });
-  const shown = await viewer.load({ ...scene, camera: entry.camera, source: entry.kind, keepView });
+  state.loading = entry;
+  let shown;
+  try {
+    shown = await viewer.load({ ...scene, camera: entry.camera, source: entry.kind, keepView });
+  } catch (err) {
+    if (state.loading === entry && !viewer.mesh) showNothing(); // nothing was on screen to keep
+    throw err;
+  } finally {
+    if (state.loading === entry) state.loading = null;
+  }
   if (!shown) return false; // a newer load took the screen meanwhile
   state.scene = entry;
   state.viewerInfo = shown;
-  state.result = entry.kind === "result" ? { ...entry.result, name: entry.name, kind: "result" } : state.result;
+  state.result = describe(entry, scene, shown);
   renderScene();
   return true;
+}
+
+function showNothing() {
+  state.scene = null;
+  state.viewerInfo = null;
+  state.result = null;
+  renderScene();
+  $("viewer-empty").hidden = false;
 }
 
 /** Everything that describes the scene on screen: stats line, draft label, Result card, history. */
@@ -104,14 +131,17 @@ function renderScene() {
   lighter.render();
 }
 
+/** A .ply/.spz from this computer: into the history once the viewer has drawn it. */
 export async function openSceneFile(file) {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const camera = /\.ply$/i.test(file.name) ? sharpCameraFromPly(bytes) : null;
-    const entry = { key: `file:${file.name}:${file.size}:${file.lastModified}`, kind: "file", name: file.name, camera };
-    state.history.add(entry, bytes);
-    renderHistory();
-    await showEntry(entry);
+    const key = `file:${file.name}:${file.size}:${file.lastModified}`;
+    const entry = { key, kind: "file", name: file.name, camera };
+    if (await showEntry({ ...entry, bytes })) {
+      state.history.add(entry, bytes);
+      renderHistory();
+    }
   } catch (err) {
     showProblem(err);
   }
@@ -128,9 +158,14 @@ function renderViewerStats() {
   $("viewer-stats").textContent = t("viewer.stats", { count: formatNumber(info.numSplats), source });
 }
 
-function viewerStatus(status) {
+function viewerStatus(status, info) {
   $("viewer-loading").hidden = status !== "loading";
   $("viewer-empty").hidden = true;
+  // A reload scenes.js did not start (the Export panel's density): same scene, new numbers.
+  if (status === "ready" && !state.loading && state.scene) {
+    state.viewerInfo = info;
+    renderViewerStats();
+  }
   lighter.render();
 }
 
@@ -141,6 +176,10 @@ export function setupScenes() {
     open: (entry) => {
       clearError();
       showEntry(entry).catch(showProblem);
+    },
+    remove: (entry) => {
+      state.history.remove(entry.key); // a scene on screen stays there; only the list forgets it
+      renderHistory();
     },
   });
 }

@@ -22,9 +22,13 @@ export const state = {
 
   // What is on screen (scenes.js, result.js)
   history: new SessionHistory(), // this session's scenes (history.js)
-  scene: null, // the history entry whose scene the viewer shows, null before the first one
-  viewerInfo: null, // the viewer's numbers for that scene ({numSplats, ...}), null when none
-  result: null, // what the Result card and Download describe: {kind: "result"|"file", name, ...}
+  scene: null, // the history entry whose scene the viewer shows, null while nothing is shown
+  loading: null, // the entry scenes.js is loading; the scene above stays on screen meanwhile
+  viewerInfo: null, // the viewer's numbers for what is on screen ({numSplats, ...}), null when none
+  // What the Result card and Download describe, always the scene on screen: a service result
+  // ({kind: "result", name, ...its JSON}) or a local file ({kind: "file", name, bytes,
+  // num_gaussians, camera}); null while nothing is shown.
+  result: null,
 
   // The error box (errors.js)
   error: null, // {key, vars} of the message shown, re-rendered on a language change

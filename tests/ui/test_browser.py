@@ -261,3 +261,87 @@ def test_phone_sized_window(browser, service, photo) -> None:
         keep_screenshot(browser, OUT / "phone.png")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def scene_on_screen(browser) -> dict:
+    """What the page says about the scene on screen, and what the viewer says it shows."""
+    return browser.execute_script("""
+        const $ = (id) => document.getElementById(id);
+        return {state: window.__viewerState, count: (window.__viewerInfo || {}).numSplats,
+                source: (window.__viewerInfo || {}).source, stats: $('viewer-stats').textContent,
+                card: $('result-card').hidden ? null : $('res-count').textContent,
+                backend: $('res-backend').textContent, download: $('download-link').getAttribute('download'),
+                history: [...document.querySelectorAll('#history-list .history-item')].map((b) => b.textContent),
+                toolbar: [...document.querySelectorAll('#reset-button, #fit-button, #fly-button, #scale-input')]
+                  .every((c) => !c.disabled),
+                empty: !$('viewer-empty').hidden};""")
+
+
+def open_broken_ply(browser, tmp_path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    broken = tmp_path / "broken.ply"
+    broken.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 5000\nproperty float x\n"
+                       b"property float y\nproperty float z\nend_header\n" + bytes(24))  # 5000 rows promised, 2 there
+    browser.find_element("id", "scene-input").send_keys(str(broken))
+    WebDriverWait(browser, LOAD_TIMEOUT).until(lambda d: d.find_element("id", "error-box").is_displayed())
+    assert browser.find_element("id", "error-text").text.startswith("The scene could not be displayed")
+
+
+def test_a_broken_ply_leaves_the_previous_scene_and_no_history_entry(browser, service, photo, tmp_path) -> None:
+    open_page(browser, service)
+    generate(browser, photo)
+    before = scene_on_screen(browser)
+    assert before["source"] == "result" and before["card"] and len(before["history"]) == 1 and before["toolbar"]
+    pixels = canvas_image(browser)
+
+    open_broken_ply(browser, tmp_path)
+    wait_idle(browser)
+    assert scene_on_screen(browser) == before  # same numbers, same history, toolbar still usable
+    assert mean_abs_diff(canvas_image(browser), pixels) < 2.0  # and the same scene drawn
+    browser.find_element("id", "fit-button").click()
+    wait_idle(browser)
+    assert mean_abs_diff(canvas_image(browser), pixels) > 1.0  # the toolbar still acts on it
+
+
+def test_a_broken_ply_with_nothing_shown_clears_cleanly(browser, service, tmp_path) -> None:
+    open_page(browser, service)
+    open_broken_ply(browser, tmp_path)
+    now = scene_on_screen(browser)
+    assert now["state"] == "error" and now["empty"] and now["card"] is None
+    assert now["history"] == [] and now["stats"] == "" and not now["toolbar"]
+
+
+def test_a_local_file_is_what_the_result_card_describes_and_history_items_can_go(
+        browser, service, photo, downloads, tmp_path) -> None:
+    import httpx
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_page(browser, service)
+    generate(browser, photo)
+    generated = scene_on_screen(browser)
+    assert generated["backend"] == "Preview" and generated["download"] == "shapes.ply"
+    local = tmp_path / "my-scene.ply"
+    local.write_bytes(httpx.get(browser.find_element("id", "download-link").get_attribute("href")).content)
+
+    browser.find_element("id", "scene-input").send_keys(str(local))
+    WebDriverWait(browser, LOAD_TIMEOUT).until(
+        lambda d: scene_on_screen(d)["source"] == "file" and d.execute_script("return window.__viewerState") == "ready"
+        and scene_on_screen(d)["download"] == "my-scene.ply")
+    shown = scene_on_screen(browser)
+    assert shown["backend"] == "None: a file from this computer" and shown["card"] == f"{shown['count']:,}"
+    assert "file my-scene.ply" in shown["stats"] and not browser.find_element("id", "export-card").is_displayed()
+    browser.find_element("id", "download-link").click()
+    assert wait_for_file(downloads, "my-scene.ply").read_bytes() == local.read_bytes()
+
+    # Removing the generated scene from the list: gone from it, and from a reloaded page too.
+    rows = browser.find_elements("css selector", "#history-list .history-row")
+    assert [r.find_element("css selector", ".history-text span").text for r in rows] == ["my-scene.ply", "shapes.png"]
+    remove = rows[1].find_element("css selector", ".history-remove")
+    assert remove.get_attribute("aria-label") == "Remove shapes.png from this list"
+    remove.click()
+    names = [e.text for e in browser.find_elements("css selector", "#history-list .history-text > span")]
+    assert names == ["my-scene.ply"] and scene_on_screen(browser)["source"] == "file"  # what is shown stays
+    browser.refresh()
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.__viewerState") == "idle")
+    assert browser.find_elements("css selector", "#history-list .history-item") == []  # files live in memory only

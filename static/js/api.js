@@ -78,19 +78,37 @@ function formFor(file, { fPx, inputSize } = {}) {
   return form;
 }
 
+/** Ask the service to stop a job (DELETE api/jobs/{id}); idempotent, answers its status. */
+export async function cancelJob(jobId) {
+  return (await call(`api/jobs/${encodeURIComponent(jobId)}`, { method: "DELETE" })).json();
+}
+
 /**
- * Submit a photo as a job and poll it to the end. onStage({stage, elapsed}) is called on each
- * answer; onDraft(draft) once, when a progressive job publishes its draft scene while the final
- * one is still being built. Resolves with the (final) prediction result, rejects with ApiError
- * (or AbortError).
+ * Submit a photo as a job and poll it to the end. onJob(id) is called once the service accepted
+ * it, onStage({stage, elapsed}) on each answer, onDraft(draft) once, when a progressive job
+ * publishes its draft scene while the final one is still being built. Resolves with the (final)
+ * prediction result, rejects with ApiError (or AbortError). Aborting `signal` cancels the job on
+ * the service as well (before the promise rejects), so its worker stops instead of finishing a
+ * scene nobody will look at.
  */
-export async function generate(file, settings, { onStage, onDraft = () => {} }, signal) {
+export async function generate(file, settings, { onJob = () => {}, onStage, onDraft = () => {} }, signal) {
   const started = performance.now();
   onStage({ stage: "uploading", elapsed: 0 });
   const accepted = await (
     await call("api/jobs", { method: "POST", body: formFor(file, settings), signal })
   ).json();
-  const statusUrl = `api/jobs/${encodeURIComponent(accepted.job_id)}`;
+  onJob(accepted.job_id);
+  try {
+    return await poll(accepted.job_id, started, onStage, onDraft, signal);
+  } catch (err) {
+    // A failed cancel (service gone) leaves nothing more the page could do about the job.
+    if (err?.name === "AbortError") await cancelJob(accepted.job_id).catch(() => {});
+    throw err;
+  }
+}
+
+async function poll(jobId, started, onStage, onDraft, signal) {
+  const statusUrl = `api/jobs/${encodeURIComponent(jobId)}`;
   let draftSeen = false;
   for (;;) {
     const job = await (await call(statusUrl, { signal })).json();
@@ -101,6 +119,7 @@ export async function generate(file, settings, { onStage, onDraft = () => {} }, 
       draftSeen = true; // a draft first seen with the final result is not worth showing
       onDraft(job.draft);
     }
+    if (job.state === "cancelled") throw new DOMException("cancelled on the service", "AbortError");
     if (job.state === "error") {
       const error = job.error || {};
       throw new ApiError(error.status_code || 500, error.detail || "unknown error");

@@ -7,7 +7,7 @@ import { thumbnailOf } from "./history.js";
 import { state } from "./state.js";
 import { $ } from "./dom.js";
 import { clearError, showProblem } from "./errors.js";
-import { onStage, setBusy } from "./progress.js";
+import { onJob, onStage, setBusy } from "./progress.js";
 import { showDraft, showResult } from "./scenes.js";
 
 /** The Settings form as {fPx, inputSize}; throws [string key, vars] for a value it cannot use. */
@@ -46,6 +46,7 @@ async function runGeneration() {
   let draftShown = null; // resolves true once a progressive job's draft is on screen
   try {
     const result = await generate(photo, settings, {
+      onJob,
       onStage,
       onDraft: (draft) => { draftShown = showDraft(draft, photo.name, controller.signal); },
     }, controller.signal);
@@ -64,5 +65,5 @@ async function runGeneration() {
 
 export function setupGeneration() {
   $("generate-button").addEventListener("click", runGeneration);
-  $("cancel-button").addEventListener("click", () => state.busy?.abort());
+  $("cancel-button").addEventListener("click", () => state.busy?.abort()); // api.js cancels the job too
 }

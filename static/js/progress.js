@@ -16,8 +16,16 @@ export function setBusy(controller) {
   generate.textContent = t(generate.dataset.i18n);
   $("cancel-button").hidden = !controller;
   $("progress").hidden = !controller;
+  if (!controller) onJob(null);
   clearInterval(state.timer);
   if (controller) state.timer = setInterval(renderProgress, TICK_MS);
+}
+
+/** The service's id of the running job (null: none), also on #progress for people and tests. */
+export function onJob(id) {
+  state.jobId = id;
+  if (id) $("progress").dataset.job = id;
+  else delete $("progress").dataset.job;
 }
 
 /** A stage answer from the service (or the page's own "uploading" / "downloading"). */

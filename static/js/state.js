@@ -12,6 +12,7 @@ export const state = {
 
   // The running generation (generation.js, progress.js)
   busy: null, // AbortController of the running generation, null when idle
+  jobId: null, // the service's id of that job once accepted (Cancel also cancels it there)
   stage: null, // its last stage name (a stage.* string key without the prefix)
   elapsedBase: 0, // seconds the service reported at the last answer
   elapsedAt: 0, // performance.now() of that answer, to keep the clock running between polls

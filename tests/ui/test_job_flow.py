@@ -4,6 +4,8 @@
 * Progressive (optimization.progressive on, preview backend): the draft is shown at once,
   labelled; the user moves the camera; the final scene replaces the draft where the camera was
   left, and the Result card then describes the final scene.
+* Cancel: pressing it while the job runs cancels the job on the service (DELETE api/jobs/{id}),
+  not only the page's polling.
 """
 
 from __future__ import annotations
@@ -110,3 +112,25 @@ def test_draft_then_final_keeps_the_camera(gated, tmp_path) -> None:
     assert final_url != draft_url and not browser.find_element("id", "download-link").get_attribute(
         "download").endswith("-draft.ply")
     assert browser.find_element("id", "export-card").is_displayed()
+
+
+def test_cancel_cancels_the_job_on_the_service(gated, tmp_path) -> None:
+    import httpx
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, browser, gate = gated
+    open_page(browser, base)
+    start_job(browser, shapes_photo(tmp_path / "to-cancel.png", 600, 400), 1536)  # its 1536 forward never opens
+
+    job_id = WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script("return document.getElementById('progress').dataset.job"))
+    status = lambda: httpx.get(f"{base}api/jobs/{job_id}", timeout=10).json()  # noqa: E731
+    WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda d: status()["state"] == "running")
+    browser.find_element("id", "cancel-button").click()
+
+    WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda d: status()["state"] == "cancelled")
+    final = status()
+    assert final["result"] is None and final["error"] is None
+    WebDriverWait(browser, 30).until(lambda d: not d.find_element("id", "progress").is_displayed())
+    assert browser.find_element("id", "generate-button").is_enabled()
+    assert not browser.find_element("id", "error-box").is_displayed()

@@ -138,7 +138,8 @@ class MLSharpApp:
                                  device=first.get("device", described["device"]))
                 described["preview"] = described["backend"] == "preview"
         return {"status": status, "version": __version__, **described, "formats": formats_description(),
-                "max_gaussians": self.config.inference.max_gaussians, "jobs": engine}
+                "max_gaussians": self.config.inference.max_gaussians, "input_size": self.config.inference.side,
+                "max_pixels": self.config.limits.max_pixels, "jobs": engine}
 
     def stats(self) -> dict[str, Any]:
         pool = self.models.pool

@@ -136,6 +136,10 @@ class HealthResponse(BaseModel):
         default_factory=list, description="Download formats: GET /api/outputs/{id}.{name}")
     max_gaussians: int | None = Field(
         None, description="Default density (inference.max_gaussians): the page's preset, null for all")
+    input_size: int | None = Field(
+        None, description="Network input side used when a request names none (inference.input_size)")
+    max_pixels: int | None = Field(
+        None, description="Largest photo accepted, in pixels (limits.max_pixels): the page warns before uploading")
     jobs: EngineHealth | None = Field(None, description="The job engine and, when shared, its cluster")
 
 

@@ -22,6 +22,8 @@ def test_health_says_preview_loudly(client):
     assert body["device"] == "cpu" and body["version"]
     assert "no checkpoint" in body["reason"] and "--download-model" in body["message"]
     assert [f["name"] for f in body["formats"]] == ["ply", "spz", "splat", "compressed.ply"]
+    # What the page needs to word its settings and to refuse an oversized photo before uploading.
+    assert body["input_size"] == 512 and body["max_pixels"] == 100_000_000
 
 
 def test_openapi_documents_every_route_with_models(client):

@@ -2,13 +2,13 @@
 // the result. Several photos go to batch.js instead (picking.js decides).
 
 import { generate } from "./api.js";
-import { t } from "./i18n.js";
 import { thumbnailOf } from "./history.js";
 import { state } from "./state.js";
 import { $ } from "./dom.js";
 import { clearError, showProblem } from "./errors.js";
 import { onJob, onStage, setBusy } from "./progress.js";
 import { showDraft, showResult } from "./scenes.js";
+import { photoTooLarge } from "./settings.js";
 
 /** The Settings form as {fPx, inputSize}; throws [string key, vars] for a value it cannot use. */
 export function readSettings() {
@@ -17,11 +17,11 @@ export function readSettings() {
   const settings = {};
   if (focalText) {
     const value = Number(focalText);
-    if (!(value > 0)) throw ["error.badNumber", { value: focalText, field: t("settings.focal") }];
+    if (!(value > 0)) throw ["error.badFocal", { value: focalText }];
     settings.fPx = value;
   } else if (fovText) {
     const degrees = Number(fovText);
-    if (!(degrees > 0 && degrees < 180)) throw ["error.badNumber", { value: fovText, field: t("settings.fov") }];
+    if (!(degrees >= 1 && degrees <= 179)) throw ["error.badFov", { value: fovText }];
     if (!state.photoSize) throw ["error.fovNeedsImage", {}];
     settings.fPx = state.photoSize.width / 2 / Math.tan((degrees * Math.PI) / 360);
   }
@@ -35,6 +35,8 @@ async function runGeneration() {
   clearError();
   let settings;
   try {
+    const tooLarge = photoTooLarge();
+    if (tooLarge) throw tooLarge; // the service would refuse it after the whole upload
     settings = readSettings();
   } catch (problem) {
     showProblem(problem);

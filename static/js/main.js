@@ -5,6 +5,8 @@
 //   scenes.js      what the viewer shows, stats line    result.js      Result card, Download, Export
 //   history_list.js the session list                    toolbar.js     viewer buttons and keys
 //   status.js      service pill, preview banner         errors.js      the error box
+//   settings.js    size choice words, pixel limit       help.js        the "?" keys and gestures overlay
+//   touch.js       touch-device wording
 
 import { setupLanguagePicker, translate } from "./i18n.js";
 import { apiKey, setApiKey } from "./api.js";
@@ -16,6 +18,9 @@ import { setupPicking } from "./picking.js";
 import { setupProgress } from "./progress.js";
 import { setupResult } from "./result.js";
 import { setupScenes, showResult } from "./scenes.js";
+import { setupSettings } from "./settings.js";
+import { setupHelp } from "./help.js";
+import { applyTouchWording } from "./touch.js";
 import { setupStatus } from "./status.js";
 import { setupToolbar } from "./toolbar.js";
 
@@ -26,12 +31,15 @@ function setupApiKey() {
 }
 
 function start() {
+  applyTouchWording(); // before the first translate(): touch devices get touch words
   setupLanguagePicker($("lang-select"));
   setupErrors();
   setupProgress();
   setupResult();
   setupScenes();
   setupToolbar();
+  setupHelp();
+  setupSettings();
   setupPicking();
   setupGeneration();
   setupApiKey();

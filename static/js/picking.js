@@ -5,7 +5,8 @@
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 import { $ } from "./dom.js";
-import { clearError, showError } from "./errors.js";
+import { clearError, showError, showProblem } from "./errors.js";
+import { photoTooLarge } from "./settings.js";
 import { startBatch, wantsBatch } from "./batch.js";
 import { openSceneFile } from "./scenes.js";
 
@@ -49,6 +50,8 @@ function choosePhoto(file) {
   img.onload = () => {
     state.photoSize = { width: img.naturalWidth, height: img.naturalHeight };
     $("thumb-size").textContent = t("upload.size", state.photoSize);
+    const tooLarge = photoTooLarge(); // said now, not after an upload the service would refuse
+    if (tooLarge && state.photo === file) showProblem(tooLarge);
   };
   img.onerror = () => {
     img.hidden = true;

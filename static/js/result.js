@@ -15,6 +15,13 @@ const exportsPanel = initExports(viewer, $("result-card"));
 
 const NONE = "—";
 
+/** Where the service took the focal length from, in words (an unknown source as the service named it). */
+function focalSource(source) {
+  const key = `focal.${source}`;
+  const words = t(key);
+  return words === key ? source : words;
+}
+
 function renderFileResult(result) {
   $("res-backend").textContent = t("result.localFile");
   $("res-focal").textContent = result.camera ? `${Math.round(result.camera.fPx)} px` : NONE;
@@ -30,6 +37,7 @@ function renderFileResult(result) {
 export function renderResult() {
   const result = state.result;
   $("result-card").hidden = !result;
+  $("download-link").hidden = !result;
   // A draft's exports are not worth offering; a local file has no copy on the service.
   exportsPanel.show(result?.kind === "result" && !result.draft ? result : null);
   if (!result) return;
@@ -39,7 +47,7 @@ export function renderResult() {
     return;
   }
   $("res-backend").textContent = t(`backend.${result.backend}`);
-  $("res-focal").textContent = `${Math.round(result.f_px)} px (${t("result.focalSource", { source: result.focal_source })})`;
+  $("res-focal").textContent = `${Math.round(result.f_px)} px (${focalSource(result.focal_source)})`;
   $("res-time").textContent = `${result.processing_time.toFixed(2)} s${result.cache_hit ? " " + t("result.cached") : ""}`;
   $("res-preview-note").hidden = !result.preview;
   $("res-draft-note").hidden = !result.draft;

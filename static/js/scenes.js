@@ -15,13 +15,20 @@ import { initLighterView } from "./lighter.js";
 import { onViewerStatus, viewer } from "./page_viewer.js";
 import { renderResult } from "./result.js";
 
-const PHONE_LAYOUT = "(max-width: 860px)";
 // The slow-rendering notice and its "Lighter view" (lighter.js): every service scene is
 // fetched through its urlFor(), and turning it on reloads the scene on screen.
 const lighter = initLighterView(viewer, $("viewer-help"), {
   current: () => state.scene,
   show: (entry) => showEntry(entry).catch(showProblem),
 });
+
+/** Scroll the viewer into view unless its toolbar (with Download) is already wholly on screen. */
+function bringViewerIntoView() {
+  const bar = document.querySelector("#viewer .toolbar").getBoundingClientRect();
+  const stage = $("viewer-stage").getBoundingClientRect();
+  if (stage.top >= 0 && bar.bottom <= window.innerHeight && bar.right <= window.innerWidth) return;
+  $("viewer").scrollIntoView({ block: "start", behavior: "instant" });
+}
 
 /** A history entry for a service result (draft: a progressive job's draft of it). */
 function resultEntry(result, name, thumb = null) {
@@ -95,7 +102,7 @@ function describe(entry, scene, shown) {
 export async function showEntry(entry, signal, { keepView = false } = {}) {
   const scene = await sceneBytes(entry, signal);
   if (!scene) return false;
-  if (window.matchMedia(PHONE_LAYOUT).matches) $("viewer").scrollIntoView({ block: "start" });
+  bringViewerIntoView(); // the loading spinner is seen where the scene will be
   state.loading = entry;
   let shown;
   try {
@@ -111,6 +118,7 @@ export async function showEntry(entry, signal, { keepView = false } = {}) {
   state.viewerInfo = shown;
   state.result = describe(entry, scene, shown);
   renderScene();
+  bringViewerIntoView(); // the Result card above it (phones) may have pushed it down
   return true;
 }
 

@@ -1,9 +1,12 @@
-// The service pill in the top bar (backend and device, or unreachable) and the preview banner.
+// The service pill in the top bar (backend and device, or unreachable) and the preview banner;
+// the service's answer also words the Settings (settings.js).
 
 import { health } from "./api.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { state } from "./state.js";
 import { $ } from "./dom.js";
+import { showProblem } from "./errors.js";
+import { photoTooLarge, renderSizeOptions } from "./settings.js";
 
 const RETRY_MS = 10000;
 
@@ -15,6 +18,9 @@ async function checkHealth() {
     setTimeout(checkHealth, RETRY_MS);
   }
   renderStatus();
+  renderSizeOptions(); // the default side is the service's
+  const tooLarge = photoTooLarge(); // a photo chosen before the answer came
+  if (tooLarge) showProblem(tooLarge);
 }
 
 function renderStatus() {

@@ -5,6 +5,7 @@
 import { onLanguageChange, t } from "./i18n.js";
 import { $ } from "./dom.js";
 import { onViewerStatus, viewer } from "./page_viewer.js";
+import { viewerHelpKey } from "./touch.js";
 
 const ZOOM_STEP = 0.85;
 const SCENE_CONTROLS = ["reset-button", "fit-button", "fly-button", "free-orbit-button", "scale-input"];
@@ -14,7 +15,7 @@ function renderFlyButton() {
   button.setAttribute("aria-pressed", String(viewer.flying));
   button.firstElementChild.dataset.i18n = viewer.flying ? "viewer.orbitMode" : "viewer.fly";
   button.firstElementChild.textContent = t(button.firstElementChild.dataset.i18n);
-  $("viewer-help").dataset.i18n = viewer.flying ? "viewer.helpFly" : "viewer.helpOrbit";
+  $("viewer-help").dataset.i18n = viewerHelpKey(viewer.flying);
   $("viewer-help").textContent = t($("viewer-help").dataset.i18n);
 }
 

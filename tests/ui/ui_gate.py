@@ -38,8 +38,7 @@ def gated_execute(spec, *args, **kwargs):
 def main() -> None:
     gate, *app_args = sys.argv[1:]
     os.environ[GATE_ENV] = str(Path(gate).resolve())  # inherited by the spawned workers
-    repo = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(repo))
+    repo = Path(__file__).resolve().parents[2]  # on PYTHONPATH (ui_helpers.running_service)
     import mlsharp.engines.batching as batching
     from ui_gate import gated_execute as importable  # by module name: the workers unpickle it so
 

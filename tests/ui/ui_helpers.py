@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -76,7 +77,11 @@ def running_service(root: Path, deadline_s: float = 90.0, overrides: dict | None
     log = open(root / "service.log", "wb")
     app_args = ["--no-browser", "--port", str(port), "-c", str(config_path)]
     launcher = ["app.py"] if gate is None else [str(Path(__file__).with_name("ui_gate.py")), str(gate)]
-    proc = subprocess.Popen([sys.executable, *launcher, *app_args], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # The repository first on the path: the gate script lives in tests/ui, and it (and the workers it
+    # spawns) must import this checkout's mlsharp, not whichever one an editable install points at.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, *launcher, *app_args], cwd=REPO_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/"
     try:
         end = time.monotonic() + deadline_s

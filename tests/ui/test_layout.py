@@ -9,6 +9,7 @@ metrics (a desktop window cannot be made phone-narrow) and checked through windo
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -69,7 +70,7 @@ def assert_controls_in_reach(browser, width: int, height: int) -> None:
     WebDriverWait(browser, 20).until(lambda d: in_viewport(d, toolbar)["inside"] and in_viewport(d, download)["inside"])
     for control in toolbar.find_elements("css selector", ".tool"):
         assert in_viewport(browser, control)["inside"], (control.get_attribute("id"), in_viewport(browser, control))
-    assert download.is_displayed() and download.get_attribute("href").endswith(".ply")
+    assert download.is_displayed() and urlsplit(download.get_attribute("href")).path.endswith(".ply")
     # The viewer fills the height it has: most of the window, not a fixed box.
     stage = in_viewport(browser, browser.find_element("id", "viewer-stage"))
     assert stage["inside"] and stage["h"] >= 0.5 * height, stage

@@ -7,6 +7,8 @@ download still points at the full scene, and turning it off must bring the full 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from test_browser import LOAD_TIMEOUT, browser, downloads, generate, open_page, photo, service  # noqa: F401
@@ -42,7 +44,7 @@ def test_software_rendering_notice_and_lighter_view(browser, service, photo) -> 
     download_url = link.get_attribute("href")
     export_urls = browser.execute_script(
         "return [...document.querySelectorAll('#export-list button[data-url]')].map((b) => b.dataset.url)")
-    assert download_url.endswith(".ply") and export_urls
+    assert urlsplit(download_url).path.endswith(".ply") and export_urls  # ?name=<photo stem> follows
 
     reduced = reload_with(browser, lighter)
     assert lighter.get_attribute("aria-pressed") == "true"

@@ -8,13 +8,12 @@ metrics (a desktop window cannot be made phone-narrow) and checked through windo
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from ui_helpers import REPO_ROOT, chromium_paths, keep_screenshot, make_driver, running_service, shapes_photo
-from test_browser import generate, open_page
+from test_browser import browser, downloads, generate, open_page, photo  # noqa: F401 - shared fixtures
+from ui_helpers import REPO_ROOT, chromium_paths, keep_screenshot, running_service
 
 PATHS = chromium_paths()
 pytestmark = pytest.mark.skipif(isinstance(PATHS, str), reason=str(PATHS))
@@ -31,21 +30,6 @@ return {top: r.top, left: r.left, bottom: r.bottom, right: r.right, w: r.width, 
 def service(tmp_path_factory) -> str:
     with running_service(tmp_path_factory.mktemp("svc")) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chromium, chromedriver = PATHS
-    driver = make_driver(chromium, chromedriver, tmp_path_factory.mktemp("profile"), tmp_path_factory.mktemp("dl"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory) -> Path:
-    return shapes_photo(tmp_path_factory.mktemp("photo") / "shapes.png")
 
 
 def in_viewport(browser, element) -> dict:

@@ -7,13 +7,12 @@ Real service (preview backend) and headless Chromium, as in test_browser.py.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 
-from ui_helpers import chromium_paths, make_driver, running_service, shapes_photo
-from test_browser import generate, open_page
+from test_browser import browser, downloads, generate, open_page, photo  # noqa: F401 - shared fixtures
+from ui_helpers import chromium_paths, running_service
 
 PATHS = chromium_paths()
 pytestmark = pytest.mark.skipif(isinstance(PATHS, str), reason=str(PATHS))
@@ -39,21 +38,6 @@ ENGLISH_WORDS = """
 const { LOCALES } = await import(new URL('static/js/i18n.js', document.baseURI).href);
 return Object.values(LOCALES.en.strings).join(' ');
 """
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chromium, chromedriver = PATHS
-    driver = make_driver(chromium, chromedriver, tmp_path_factory.mktemp("profile"), tmp_path_factory.mktemp("dl"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory) -> Path:
-    return shapes_photo(tmp_path_factory.mktemp("photo") / "shapes.png")
 
 
 def untranslated(lines: list[str], english: set[str], own_names: set[str]) -> list[str]:

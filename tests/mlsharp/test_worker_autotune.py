@@ -78,6 +78,16 @@ def test_auto_tune_keeps_only_candidates_within_tolerance_and_remembers(tmp_path
     assert again["from_cache"] is True and again["choice"] == result["choice"]
 
 
+def test_cpu_tuning_tries_both_layouts_with_and_without_int8():
+    from sharpnet.options import InferenceOptions
+
+    paths = worker.tuning_fast_paths("cpu")
+    assert paths[:3] == ["channels_last", "int8", "int8+channels_last"]  # float before int8: no reload
+    parsed = [InferenceOptions.from_label(p) for p in paths]
+    assert any(o.channels_last and o.quantization == "dynamic" for o in parsed)
+    assert "int8" not in worker.tuning_fast_paths("cuda")  # torch int8 has no GPU kernels
+
+
 def test_apply_tuning_switches_a_worker_in_place(monkeypatch):
     gpu = FakeGPU()
     monkeypatch.setattr(worker, "_gpu", gpu)

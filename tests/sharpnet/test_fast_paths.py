@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from sharpnet.config import load_model_config
-from sharpnet.fast_paths import InferenceOptions
+from sharpnet.fast_paths import InferenceOptions, int8_engine, is_quantized
 from sharpnet.predictor import Predictor
 from sharpnet.utils.photo import load_photo
 
@@ -53,6 +53,7 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, quantile: float = 1.0) -> f
     (InferenceOptions(segments=7), 1e-4, 1e-4, 1e-5),
     (InferenceOptions(channels_last=True), 1e-3, 1e-3, 1e-4),
     (InferenceOptions(quantization="dynamic"), 1e-3, 1e-3, 1e-4),
+    (InferenceOptions(quantization="dynamic", channels_last=True), 1e-3, 1e-3, 1e-4),
     (InferenceOptions(precision="bf16"), 1e-1, 1e-2, 5e-3),
 ], ids=lambda v: v.label if isinstance(v, InferenceOptions) else None)
 def test_fast_path_within_tolerance_of_fp32(
@@ -80,6 +81,16 @@ def test_int8_and_fp16_are_refused_where_they_have_no_kernels(tiny_a_dir):
     cfg = load_model_config(tiny_a_dir / "config.json")
     with pytest.raises(ValueError, match="fp16"):
         Predictor.load(None, cfg, options=InferenceOptions(precision="fp16"))
+
+
+def test_int8_packing_leaves_the_process_engine_alone(tiny_a_dir):
+    """The ViT linears are packed for :func:`int8_engine`; the process-wide engine is restored."""
+    cfg = load_model_config(tiny_a_dir / "config.json")
+    before = torch.backends.quantized.engine
+    predictor = Predictor.load(None, cfg, options=InferenceOptions(quantization="dynamic"))
+    assert torch.backends.quantized.engine == before
+    assert is_quantized(predictor.model)
+    assert int8_engine() in torch.backends.quantized.supported_engines
 
 
 def test_reconfigure_switches_in_place_and_undoes_int8(tiny_a_dir, baseline):

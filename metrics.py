@@ -30,6 +30,8 @@ UNMATCHED = "unmatched"
 
 
 class MetricsManager:
+    """The service's Prometheus metrics in a registry of its own, so several apps (tests) never clash."""
+
     def __init__(
         self,
         gpu_manager: Any = None,

@@ -52,6 +52,9 @@ class ClearIncomplete(DiskTrouble):
 
 
 class ResultCache:
+    """Finished outputs by cache key, bounded (LRU) and safe to share between processes; never the
+    reason a result is lost or a missing file is served."""
+
     def __init__(self, directory: str | Path, max_size: int, enabled: bool = True, persist: bool = True) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")

@@ -96,10 +96,12 @@ class Job:
 
 
 class JobStoreFull(RuntimeError):
-    pass
+    """Every kept job is still unfinished: refusing a new one is better than forgetting a running one."""
 
 
 class JobStore:
+    """The local engine's jobs, bounded: finished jobs are forgotten oldest first to make room."""
+
     def __init__(self, max_jobs: int = 256) -> None:
         self.max_jobs = max_jobs
         self._jobs: OrderedDict[str, Job] = OrderedDict()

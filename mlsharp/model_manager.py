@@ -53,6 +53,9 @@ class BackendStatus:
 
 
 class ModelManager:
+    """Chooses the backend, starts its workers and keeps what they report (device, precision, load
+    time) for ``/api/health``, without importing torch here."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.gpu = ReportedDevice()

@@ -24,6 +24,9 @@ FINISHED = ("done", "error", "cancelled")
 
 
 class Ownership:
+    """Per-caller ownership of jobs, batches and outputs, and the per-caller cap; another caller's id
+    answers exactly as an unknown one."""
+
     def __init__(self, records: Records, enforce: bool, max_pending: int = 0) -> None:
         self.records = records
         self.enforce = enforce

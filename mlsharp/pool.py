@@ -147,6 +147,9 @@ class _Slot:
 
 
 class WorkerPool:
+    """Worker slots, each its own single-process executor, so a crash or a timeout costs one request
+    and one rebuilt slot, never the pool."""
+
     def __init__(self, spec: BackendSpec, workers: int = 1, max_tasks_per_child: int | None = None) -> None:
         if workers < 1:
             raise ValueError("a worker pool needs at least one worker")

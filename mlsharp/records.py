@@ -23,6 +23,9 @@ Record = dict[str, Any]
 
 
 class Records(Protocol):
+    """The small state the API layer keeps beside an engine (owners, batches, webhook attempts),
+    with one memory and one Redis implementation so both engines behave alike."""
+
     def get(self, kind: str, key: str) -> Record | None: ...
 
     def put(self, kind: str, key: str, record: Record) -> None: ...

@@ -66,6 +66,9 @@ __all__ = ["F_PX_RANGE", "PredictionService", "ServiceError"]
 
 
 class PredictionService:
+    """Everything decided before a job exists (admission, validation, the bytes-level cache) and the
+    outputs' downloads after, the same for the sync and job routes and for both engines."""
+
     def __init__(self, config: Config, engine: JobEngine, metrics: Any, identity: Any, device: str = "cpu") -> None:
         """``identity()`` names the model for upload keys (it can change after auto-tune); ``device``
         decides whether jobs are progressive by default (on for the CPU)."""

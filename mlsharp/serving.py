@@ -18,6 +18,8 @@ STARTUP_FAILED = 2
 
 
 class Service(Protocol):
+    """What :func:`serve` needs of an application: start-up before the socket is bound, shutdown after."""
+
     app: Any
 
     async def startup(self) -> None: ...

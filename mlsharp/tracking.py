@@ -28,6 +28,8 @@ def records_for(engine: Any, ttl_s: float = 86_400.0) -> MemoryRecords | RedisRe
 
 
 class Tracking:
+    """The job routes' one entry point: the service plus whose each job is, its cancel and its webhook."""
+
     def __init__(self, service: Any, engine: Any, ownership: Ownership, webhooks: WebhookSettings | None) -> None:
         self.service = service
         self.engine = engine

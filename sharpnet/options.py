@@ -29,6 +29,9 @@ RUNTIMES = ("torch", "onnxruntime")
 
 @dataclass(frozen=True)
 class InferenceOptions:
+    """How the network runs, as one frozen record: config, auto-tune, CLI and workers all speak it,
+    so adding a fast path is a field here and a branch where it is applied."""
+
     precision: Precision = "fp32"
     quantization: str = "none"  # "none" | "dynamic" (int8 weights, activations quantized per call)
     channels_last: bool = False

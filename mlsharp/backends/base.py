@@ -21,6 +21,9 @@ class BackendUnavailable(RuntimeError):
 
 
 class Backend(Protocol):
+    """What a worker calls for one photo; the sharp network and the preview answer the same way, so
+    everything downstream (PLY, cache, exports) never asks which one ran."""
+
     name: str  # "sharp" | "preview"
 
     def predict(self, rgb: np.ndarray, f_px: float, input_size: int) -> Gaussians:
@@ -30,6 +33,9 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class BackendSpec:
+    """The picklable recipe of a backend: decided in the torch-free server, completed and built in
+    each worker, and part of every cache key through ``identity``."""
+
     name: str  # "sharp" | "preview"
     identity: str  # enters cache keys: a different model must never reuse another's results
     device: str | None = "cpu"  # None: the worker chooses it from ``mode`` (and fills in precision)

@@ -79,6 +79,9 @@ class JobSpec:
 
 
 class JobEngine(Protocol):
+    """What the service needs of a job engine, so a new engine (another queue, another cloud) is one
+    module that implements these methods and one branch in :func:`make_engine`."""
+
     name: str
     cache: Any  # the result index cache hits are answered from (a ResultCache or its Redis twin)
 

@@ -56,6 +56,8 @@ def _unreachable_is_503(method: Any) -> Any:
 
 
 class DramatiqEngine:
+    """The API side of the distributed engine: it enqueues and answers from Redis, and never loads the model."""
+
     name = "dramatiq"
 
     def __init__(self, config: Any, *, models: Any = None, run_dir: Any = None, on_lookup: Any = None,

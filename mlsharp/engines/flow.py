@@ -23,6 +23,9 @@ MAX_ALIASES = 4096
 
 
 class Steps(Protocol):
+    """The two worker-side steps of a job, awaited so the local engine can run them in its pool and
+    the Dramatiq worker in its own process."""
+
     async def prepare(self, spec: JobSpec) -> Prepared: ...
 
     async def execute(self, spec: JobSpec, keep_photo: bool = False,

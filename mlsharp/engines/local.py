@@ -31,6 +31,8 @@ from mlsharp.storage.directory import DirectoryStore
 
 
 class LocalEngine:
+    """Jobs in this process's own worker pool: the laptop default, with nothing to install."""
+
     name = "local"
 
     def __init__(self, config: Any, *, models: Any, cache: Any, uncached: Any, run_dir: Path,

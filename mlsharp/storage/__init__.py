@@ -31,6 +31,9 @@ class S3Settings:
 
 
 class Store(Protocol):
+    """Every place a photo or a scene is kept, behind keys; writes are atomic so a job that runs twice
+    (at-least-once delivery) only rewrites the same bytes."""
+
     root: str  # the URI of the store itself; objects are ``root + "/" + key``
 
     def uri(self, key: str) -> str: ...

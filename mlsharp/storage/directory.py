@@ -14,6 +14,8 @@ CHUNK = 1 << 20
 
 
 class DirectoryStore:
+    """A folder (local or a shared mount): atomic by writing a temporary file and renaming it."""
+
     def __init__(self, root: str | Path) -> None:
         text = str(root)
         self.directory = Path(text.removeprefix("file://")).resolve()

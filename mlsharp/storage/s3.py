@@ -17,6 +17,8 @@ CHUNK = 1 << 20
 
 
 class S3Store:
+    """An S3-compatible bucket: boto3 is imported only when one is configured."""
+
     def __init__(self, root: str, settings: S3Settings) -> None:
         import boto3
         from boto3.s3.transfer import TransferConfig

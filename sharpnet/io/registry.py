@@ -29,6 +29,9 @@ from sharpnet.io.spz import spz_bytes
 
 @dataclass(frozen=True)
 class Scene:
+    """What every exporter reads: splat vertices in PLY units, whether they came from the network or
+    from another tool's file."""
+
     vertices: np.ndarray  # structured array with at least the Gaussian-splat PLY properties
     metadata: PlyMetadata | None = None  # SHARP's photo metadata (None: another tool's PLY)
 
@@ -38,6 +41,8 @@ class Scene:
 
 @dataclass(frozen=True)
 class ExportFormat:
+    """One download format: a pure encoder plus the names the routes, the CLI and the cache use for it."""
+
     name: str  # the URL's and the CLI's word for it
     suffix: str  # what the file name ends with
     media_type: str

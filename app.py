@@ -27,6 +27,7 @@ from loguru import logger
 
 from mlsharp import __version__
 from mlsharp.exports import formats_description
+from mlsharp.cli_name import command, program
 from mlsharp.config import REPO_ROOT, Config, ConfigError, load_config
 
 STATIC_DIR = REPO_ROOT / "static"
@@ -316,16 +317,24 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _network_invocation(subcommand: str) -> Any:
+    """The network package's commands learn from here what they are called and where the weights are."""
+    from sharpnet.cli import Invocation
+
+    return Invocation(f"{program()} {subcommand}", Config().checkpoint_path,
+                      f"run `{command()} --download-model` or pass --checkpoint PATH")
+
+
 def _run_predict(argv: list[str]) -> int:
     from sharpnet.cli.predict import main as predict_main
 
-    return int(predict_main(argv, default_checkpoint=Config().checkpoint_path) or 0)
+    return int(predict_main(argv, _network_invocation("predict")) or 0)
 
 
 def _run_export_onnx(argv: list[str]) -> int:
     from sharpnet.cli.export_onnx import main as export_main
 
-    return int(export_main(argv, default_checkpoint=Config().checkpoint_path) or 0)
+    return int(export_main(argv, _network_invocation("export-onnx")) or 0)
 
 
 def _download_model(config: Config) -> int:
@@ -342,14 +351,14 @@ def _download_model(config: Config) -> int:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return _fail("download interrupted", 130)
-    print(f"saved {target} ({target.stat().st_size / 1e9:.2f} GB); start the service with `python app.py`")
+    print(f"saved {target} ({target.stat().st_size / 1e9:.2f} GB); start the service with `{command()}`")
     return 0
 
 
 def _run_worker(argv: list[str]) -> int:
     from mlsharp.engines.worker_main import main as worker_main
 
-    return worker_main(argv)
+    return worker_main(argv, prog=f"{program()} worker")
 
 
 # The one dispatch point of ``python app.py SUBCOMMAND`` and the ``mlsharp`` console script: each
@@ -371,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     from logger import setup_logging
     from mlsharp.cli import build_parser, overrides_from_args
 
-    args = build_parser(Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "app.py").parse_args(argv)
+    args = build_parser(program()).parse_args(argv)
     try:
         config, warnings = load_config(args.config, overrides_from_args(args))
     except ConfigError as exc:

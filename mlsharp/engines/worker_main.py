@@ -16,13 +16,12 @@ from loguru import logger
 _DEVICE_MODES = {"cpu": "cpu", "cuda": "nvidia", "mps": "mps"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "app.py worker") -> argparse.ArgumentParser:
     """The server's own flags (same config, device, precision, Redis and storage options) plus the
     worker's; flags that only concern a web server (port, browser) are accepted and unused."""
     from mlsharp.cli import build_parser as server_parser
 
-    parser = server_parser()
-    parser.prog = "app.py worker"
+    parser = server_parser(prog)
     parser.description = ("Run prediction jobs from Redis (jobs.engine: dramatiq). Start one per GPU; "
                           "they share one Redis and one result store.")
     parser.epilog = None
@@ -81,14 +80,14 @@ def _load_backend(config: Any) -> Any:
     return spec, spec.device or "cpu"
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = "app.py worker") -> int:
     from logger import setup_logging
     from mlsharp.config import ConfigError, load_config
     from mlsharp.engines.cluster import redis_problem, settings_from
     from mlsharp.engines.dramatiq_worker import serve
     from mlsharp.engines.worker_metrics import WorkerMetrics
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         config, warnings = load_config(args.config, _overrides(args))
     except (ConfigError, ValueError) as exc:

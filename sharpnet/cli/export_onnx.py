@@ -1,4 +1,4 @@
-"""``python app.py export-onnx -o DIR [--input-size N]``: the network as ONNX, for onnxruntime and
+"""``export-onnx -o DIR [--input-size N]``: the network as ONNX, for onnxruntime and
 other ONNX tools.
 
 Writes ``DIR/sharp-<model id>-<N>.onnx`` (the weights beside it as ``.onnx.data`` when they pass
@@ -15,13 +15,18 @@ import sys
 import time
 from pathlib import Path
 
+from sharpnet.cli import Invocation
 from sharpnet.config import ModelConfigError, checked_input_size, load_model_config
 from sharpnet.predictor import CheckpointError, Predictor
 
+# Run on its own (``python -m sharpnet.cli.export_onnx``) it has no default checkpoint.
+PLAIN = Invocation("python -m sharpnet.cli.export_onnx")
 
-def build_parser(default_checkpoint: Path | None = None) -> argparse.ArgumentParser:
-    """``default_checkpoint`` comes from the caller (app.py); without one --checkpoint is required."""
-    parser = argparse.ArgumentParser(prog="app.py export-onnx", description=__doc__.splitlines()[0])
+
+def build_parser(invocation: Invocation = PLAIN) -> argparse.ArgumentParser:
+    """Without a default checkpoint from the caller, --checkpoint is required."""
+    default_checkpoint = invocation.default_checkpoint
+    parser = argparse.ArgumentParser(prog=invocation.prog, description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
                         help="directory for the .onnx file(s) (created if needed)")
     parser.add_argument("--input-size", type=int, default=1536, metavar="N",
@@ -40,8 +45,8 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) -> int:
-    args = build_parser(default_checkpoint).parse_args(argv)
+def main(argv: list[str] | None = None, invocation: Invocation = PLAIN) -> int:
+    args = build_parser(invocation).parse_args(argv)
     from sharpnet.onnx_runtime import onnxruntime_missing
 
     missing = onnxruntime_missing()
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) 
     if not 0 < args.input_size <= 16384:
         return _fail(f"--input-size must be a positive side in pixels, got {args.input_size}")
     if not args.checkpoint.is_file():
-        return _fail(f"no checkpoint at {args.checkpoint}: run `python app.py --download-model` or pass --checkpoint PATH")
+        return _fail(invocation.missing_checkpoint(args.checkpoint))
     side = checked_input_size(args.input_size)
     try:
         cfg = load_model_config(args.model_config) if args.model_config else None

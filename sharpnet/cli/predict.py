@@ -1,4 +1,4 @@
-"""``python app.py predict PHOTO|FOLDER [...] -o OUT_DIR``: photos to scene files, no server.
+"""``predict PHOTO|FOLDER [...] -o OUT_DIR``: photos to scene files, no server.
 
 ``--format`` picks any formats of the export registry (``ply`` by default, several allowed),
 ``--max-gaussians N`` keeps the N most important Gaussians, ``--depth`` adds the depth map as a
@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from sharpnet.cli import Invocation
 from sharpnet.config import (
     CHECKPOINT_NAME,
     F_PX_RANGE,
@@ -34,13 +35,15 @@ from sharpnet.predictor import CheckpointError, Predictor
 from sharpnet.utils.photo import PhotoError, load_photo
 from sharpnet.utils.photo_files import expand_photos, unique_name
 
+# Run on its own (``python -m sharpnet.cli.predict``) it has no default checkpoint.
+PLAIN = Invocation("python -m sharpnet.cli.predict")
 
 
-def build_parser(default_checkpoint: Path | None = None) -> argparse.ArgumentParser:
-    """``default_checkpoint``: where the caller keeps the weights (``app.py`` passes its
-    model_assets/ path; this package knows no app layout); without one --checkpoint is required."""
+def build_parser(invocation: Invocation = PLAIN) -> argparse.ArgumentParser:
+    """Without a default checkpoint from the caller, --checkpoint is required."""
+    default_checkpoint = invocation.default_checkpoint
     parser = argparse.ArgumentParser(
-        prog="app.py predict",
+        prog=invocation.prog,
         description="Turn photos into SHARP 3D Gaussian scenes (.ply) without starting the server.",
     )
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO",
@@ -85,8 +88,8 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) -> int:
-    args = build_parser(default_checkpoint).parse_args(argv)
+def main(argv: list[str] | None = None, invocation: Invocation = PLAIN) -> int:
+    args = build_parser(invocation).parse_args(argv)
     if not 0 < args.input_size <= MAX_REQUEST_SIDE:
         return _fail(f"--input-size must be a positive side in pixels, got {args.input_size}")
     if args.f_px is not None and not F_PX_RANGE[0] <= args.f_px <= F_PX_RANGE[1]:
@@ -103,10 +106,7 @@ def main(argv: list[str] | None = None, default_checkpoint: Path | None = None) 
     if not photos:
         return _fail("no photos found in " + ", ".join(str(p) for p in args.photos))
     if not args.checkpoint.is_file():
-        return _fail(
-            f"no checkpoint at {args.checkpoint}: run `python app.py --download-model` "
-            f"or pass --checkpoint PATH"
-        )
+        return _fail(invocation.missing_checkpoint(args.checkpoint))
     input_size = checked_input_size(args.input_size)
     device = args.device or _default_device()
     try:

@@ -1,12 +1,14 @@
-"""``app.py predict`` on a folder: every photo below it, sub-folders kept, a bad photo reported (exit 1)."""
+"""The network package's ``predict`` command on a folder: every photo below it, sub-folders kept, a bad photo reported (exit 1)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import pytest
 from plyfile import PlyData
 
+from sharpnet.cli import Invocation
 from sharpnet.cli.predict import main
 
 
@@ -51,11 +53,26 @@ def test_formats_density_and_depth(tiny_a_dir: Path, tmp_path: Path):
 
 
 def test_bad_format_or_density_is_a_one_line_error(tmp_path: Path, capsys):
-    import pytest
-
     with pytest.raises(SystemExit) as exc:
-        main([str(tmp_path), "-o", str(tmp_path / "o"), "--format", "obj"], default_checkpoint=tmp_path / "w.pt")
+        main([str(tmp_path), "-o", str(tmp_path / "o"), "--format", "obj"], Invocation("predict", tmp_path / "w.pt"))
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
     assert main([str(tmp_path), "-o", str(tmp_path / "o"), "--max-gaussians", "0"],
-                default_checkpoint=tmp_path / "w.pt") == 2
+                Invocation("predict", tmp_path / "w.pt")) == 2
     assert capsys.readouterr().err.startswith("error: --max-gaussians must be at least 1")
+
+
+def test_the_front_end_names_the_command_and_how_to_get_the_weights(tmp_path: Path, capsys):
+    """The package names no program or folder: usage and the missing-checkpoint hint are the caller's."""
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(photo)
+    front_end = Invocation("studio predict", tmp_path / "weights.pt", "ask the studio for weights")
+    assert main([str(photo), "-o", str(tmp_path / "o")], front_end) == 2
+    assert capsys.readouterr().err.strip() == f"error: no checkpoint at {tmp_path / 'weights.pt'}: ask the studio for weights"
+    with pytest.raises(SystemExit):
+        main(["--help"], front_end)
+    assert capsys.readouterr().out.startswith("usage: studio predict ")
+    assert main([str(photo), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert capsys.readouterr().err.strip().endswith("none.pt: pass --checkpoint PATH")
+    assert not (tmp_path / "o").exists()

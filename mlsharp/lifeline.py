@@ -15,7 +15,8 @@ The multiprocessing resource tracker needs nothing of its own: it exits when the
 its pipe closes it, and the workers are those holders.
 
 :func:`parent_alive` is also checked just before a worker publishes a result (renames its file
-into the output folder), so a worker that outlives its server by a moment writes nothing there.
+into the output folder, or uploads it to a remote store), so a worker that outlives its server by a
+moment writes nothing there, and exits rather than report a result it did not store.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 POLL_S = 0.5
@@ -99,7 +101,13 @@ def parent_alive() -> bool:
 
 def publish(staged: Path, final: Path) -> None:
     """Move a finished output into place, unless the server is gone (then drop it and exit)."""
+    publish_with(staged, lambda path: os.replace(path, final))
+
+
+def publish_with(staged: Path, put: Callable[[Path], None]) -> None:
+    """Hand a finished output to ``put`` (an upload to a remote store), under the same rule as
+    :func:`publish`: an orphaned worker exits instead, so it never reports a result it did not store."""
     if not parent_alive():
         staged.unlink(missing_ok=True)
         _die()
-    os.replace(staged, final)
+    put(staged)

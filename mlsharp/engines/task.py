@@ -87,7 +87,7 @@ def _photo_for(spec: JobSpec, s3: S3Settings | None, keep_photo: bool) -> Any:
 
 def _publish(gaussians: Any, photo: Any, spec: JobSpec, s3: S3Settings | None) -> None:
     """Write the PLY under a temporary name and publish it at the job's output atomically."""
-    from mlsharp.lifeline import parent_alive, publish
+    from mlsharp.lifeline import publish, publish_with
     from sharpnet.io.ply import save_ply
 
     store, key = open_object(spec.output, s3)
@@ -105,8 +105,7 @@ def _publish(gaussians: Any, photo: Any, spec: JobSpec, s3: S3Settings | None) -
         staged = Path(name)
         try:
             save_ply(gaussians, photo.f_px, photo.width, photo.height, staged)
-            if parent_alive():
-                store.put_file(key, staged)
+            publish_with(staged, lambda path: store.put_file(key, path))
         finally:
             staged.unlink(missing_ok=True)
 

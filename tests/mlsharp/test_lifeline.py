@@ -81,3 +81,18 @@ def test_a_worker_publishes_only_while_its_server_lives(tmp_path, parent, code, 
     result = subprocess.run([sys.executable, "-c", script, str(staged), str(final)], cwd=REPO, timeout=60)
     assert result.returncode == code
     assert final.exists() is published and not staged.exists()
+
+
+@pytest.mark.parametrize("parent, code, uploaded", [("-1", 1, False), ("os.getppid()", 0, True)])
+def test_an_upload_is_made_only_while_its_server_lives(tmp_path, parent, code, uploaded):
+    """The remote-store form: an orphaned worker exits instead of reporting a scene it never stored."""
+    staged, bucket = tmp_path / "x.ply.part", tmp_path / "bucket"
+    staged.write_bytes(b"ply")
+    script = ("import os, shutil, sys; from pathlib import Path; import mlsharp.lifeline as l; "
+              f"l._parent_pid = {parent}; "
+              "l.publish_with(Path(sys.argv[1]), lambda p: shutil.move(p, sys.argv[2])); print('stored')")
+    result = subprocess.run([sys.executable, "-c", script, str(staged), str(bucket)], cwd=REPO, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == code
+    assert bucket.exists() is uploaded and not staged.exists()
+    assert ("stored" in result.stdout) is uploaded
